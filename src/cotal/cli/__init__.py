@@ -1,0 +1,1 @@
+"""The ``cotal`` command line: a thin layer over the library API, one module per subcommand."""

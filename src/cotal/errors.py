@@ -1,0 +1,13 @@
+"""User-facing errors: one line that says what is wrong and where; the CLI exits non-zero."""
+
+
+class CotalError(Exception):
+    """Base class for errors caused by input, configuration or files (not by bugs)."""
+
+
+class DataError(CotalError, ValueError):
+    """A dataset, feature file or annotation file is missing, malformed or inconsistent."""
+
+
+class ConfigError(CotalError, ValueError):
+    """A configuration value or command-line option is invalid."""

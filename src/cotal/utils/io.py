@@ -1,0 +1,131 @@
+"""Atomic file output and safe loading.
+
+Every artefact cotal writes goes through :func:`atomic_write`: the data lands in a temporary file in
+the destination folder and is renamed into place, so an interrupted job never leaves a half-written
+file behind under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import yaml
+
+from cotal.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, writer: Callable[[IO], Any], mode: str = "wb") -> None:
+    """Call ``writer(fileobj)`` on a temporary file, then move it onto ``path``."""
+    with atomic_open(path, mode) as fh:
+        writer(fh)
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> None:
+    """Write ``obj`` as JSON atomically."""
+    with atomic_open(path, "w") as fh:
+        json.dump(obj, fh, indent=indent)
+        fh.write("\n")
+
+
+def write_yaml(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as YAML atomically (keys keep their order)."""
+    with atomic_open(path, "w") as fh:
+        yaml.safe_dump(obj, fh, sort_keys=False)
+
+
+def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write one plain (non-object) array as ``.npy`` atomically."""
+    if array.dtype == object:
+        raise DataError(f"{path}: refusing to write an object array (it would need pickle to load)")
+    with atomic_open(path, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing, empty or malformed file raises :class:`DataError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    text = path.read_text()
+    if not text.strip():
+        raise DataError(f"{path}: file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """Read a YAML file with the safe loader; errors raise :class:`DataError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str) -> None:
+    """Raise :class:`DataError` unless ``path`` hashes to ``expected``: run before unpickling anything."""
+    got = sha256_file(path)
+    if got != expected:
+        raise DataError(f"{path}: sha256 {got} does not match the expected {expected}; refusing to load it")
+
+
+def torch_save_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` through a temporary file (checkpoints are never left half-written)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+
+
+def torch_load_safe(path: str | os.PathLike, map_location: str = "cpu") -> Any:
+    """Load a checkpoint with ``weights_only=True`` so that no code in the file can run."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises a zoo of types for corrupt files
+        raise DataError(f"{path}: cannot load checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
