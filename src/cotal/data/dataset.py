@@ -7,19 +7,32 @@
     DIR/rgb/<video_id>.npy  (T, D) float features, one row per snippet   (stream optional)
     DIR/flow/<video_id>.npy (T, D) float features                        (stream optional)
 
-Feature files are memory-mapped, so a THUMOS14-size set (~1 GB) is paged in on demand and never held
-twice in RAM.
+Memory: each feature file is opened once, validated once (header checks and a NaN/Inf scan) and kept in a
+bounded least-recently-used cache of read-only arrays, so repeated calls return the same array instead of a
+second copy. With ``mmap=True`` (default) the cached arrays are memory maps: a THUMOS14-size set (~1 GB) is
+paged in on demand by the OS and never held twice in RAM; ``num_snippets`` and ``feature_dim`` read only the
+file header. Every message about a broken file comes from :mod:`cotal.data.problems`.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation, load_annotations
+from cotal.data.problems import (
+    annotation_problems,
+    feature_header_problem,
+    length_problem,
+    nonfinite_problem,
+    open_feature_file,
+    read_npy_header,
+    stream_length_problem,
+)
 from cotal.data.timing import SnippetTiming
 from cotal.errors import DataError
 from cotal.utils.io import read_yaml, write_yaml
@@ -78,13 +91,18 @@ class FeatureDataset:
     Args:
         root: dataset folder.
         mmap: memory-map feature files (default) instead of reading them into RAM.
+        strict: also raise on annotation problems that ``cotal data check`` reports but that do not stop
+            loading (segments outside ``[0, duration]`` or with ``end <= start``, train/test subsets absent
+            from annotations.json) and, on access, on T inconsistent with duration x fps / stride. Off by
+            default because the real THUMOS14 ground truth has segments past the video end.
+        cache_size: how many opened feature files to keep (least recently used are dropped).
 
     Example:
         >>> ds = FeatureDataset("data/thumos14")            # doctest: +SKIP
-        >>> x = ds.features("video_test_0000004", "rgb")    # (T, 1024) float32, memory-mapped
+        >>> x = ds.features("video_test_0000004", "rgb")    # (T, 1024) float32, memory-mapped, read-only
     """
 
-    def __init__(self, root: str | os.PathLike, mmap: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike, mmap: bool = True, strict: bool = False, cache_size: int = 256) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: dataset folder not found")
@@ -92,9 +110,23 @@ class FeatureDataset:
         self.meta = DatasetMeta.load(meta_path) if meta_path.exists() else DatasetMeta()
         self.annotations: Annotations = load_annotations(self.root / "annotations.json")
         self.mmap = mmap
+        self.strict = strict
         self.streams: tuple[str, ...] = tuple(s for s in STREAMS if (self.root / s).is_dir())
         if not self.streams:
             raise DataError(f"{self.root}: no feature folder; expected {' and/or '.join(STREAMS)}/<video_id>.npy")
+        if strict:
+            problems = annotation_problems(
+                self.root / "annotations.json",
+                meta_path,
+                self.annotations,
+                self.meta.train_subset,
+                self.meta.test_subset,
+            )
+            if problems:
+                raise problems[0].error()
+        self._cache_size = max(1, cache_size)
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._shapes: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- metadata ---------------------------------------------------------------------------------
     @property
@@ -136,58 +168,84 @@ class FeatureDataset:
     def features(self, video_id: str, stream: str) -> np.ndarray:
         """Snippet features of one stream.
 
+        The file is validated on first access and cached (see the module docstring); the same read-only array
+        is returned while it stays in the cache.
+
         Returns:
-            (T, D) float array (memory-mapped when ``mmap``); T >= 1, finite values.
+            (T, D) read-only float array (memory-mapped when ``mmap``); T >= 1, finite values.
         Raises:
-            DataError: missing, corrupt, wrongly shaped or non-finite file.
+            DataError: missing, corrupt, wrongly shaped or non-finite file (and, when ``strict``, T inconsistent
+                with the video duration).
         """
+        key = (video_id, stream)
+        arr = self._cache.get(key)
+        if arr is not None:
+            self._cache.move_to_end(key)
+            return arr
         path = self.feature_path(video_id, stream)
-        return load_feature_file(path, mmap=self.mmap)
+        arr = load_feature_file(path, mmap=self.mmap)
+        if self.strict and video_id in self.annotations:
+            problem = length_problem(path, arr.shape[0], self.annotations[video_id].duration, self.timing)
+            if problem is not None:
+                raise problem.error()
+        self._cache[key] = arr
+        self._shapes[key] = arr.shape
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return arr
 
     def joint_features(self, video_id: str, streams: tuple[str, ...] | None = None) -> np.ndarray:
-        """Streams concatenated along features: (T, D_rgb + D_flow), RGB first (W-TALC convention)."""
+        """Streams concatenated along features: (T, D_rgb + D_flow) float32, RGB first (W-TALC convention).
+
+        This is a new array (the only copy cotal makes of feature data); use :meth:`features` to avoid it.
+        """
         streams = streams or self.streams
-        parts = [self.features(video_id, s) for s in streams]
-        lengths = {p.shape[0] for p in parts}
-        if len(lengths) > 1:
-            raise DataError(
-                f"{self.root}: video {video_id!r}: streams have different lengths "
-                + ", ".join(f"{s}={p.shape[0]}" for s, p in zip(streams, parts, strict=True))
-            )
-        return np.concatenate([np.asarray(p, dtype=np.float32) for p in parts], axis=1)
+        parts = {s: self.features(video_id, s) for s in streams}
+        problem = stream_length_problem(self.root, video_id, {s: p.shape[0] for s, p in parts.items()})
+        if problem is not None:
+            raise problem.error()
+        return np.concatenate([np.asarray(p, dtype=np.float32) for p in parts.values()], axis=1)
+
+    def feature_shape(self, video_id: str, stream: str) -> tuple[int, int]:
+        """(T, D) of one file, from its header only (no data is read or mapped)."""
+        key = (video_id, stream)
+        if key not in self._shapes:
+            self._shapes[key] = feature_file_shape(self.feature_path(video_id, stream))
+        return self._shapes[key]
 
     def num_snippets(self, video_id: str) -> int:
         """T of a video, read from the file header only."""
-        return int(self.features(video_id, self.streams[0]).shape[0])
+        return self.feature_shape(video_id, self.streams[0])[0]
 
     def feature_dim(self, stream: str) -> int:
-        """D of a stream, from the first video that has it."""
-        for vid in self.annotations:
+        """D of a stream, from the header of the first video that has it."""
+        for vid in self.video_ids():
             if self.feature_path(vid, stream).exists():
-                return int(self.features(vid, stream).shape[1])
+                return self.feature_shape(vid, stream)[1]
         raise DataError(f"{self.root}: no {stream} feature files")
 
 
+def feature_file_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """(T, D) of a feature file from its header; raises the same errors as :func:`load_feature_file`."""
+    header, problem = read_npy_header(path)
+    if problem is None:
+        problem = feature_header_problem(path, header)
+    if problem is not None:
+        raise problem.error()
+    return header.shape
+
+
 def load_feature_file(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
-    """Load and validate one ``(T, D)`` feature file without unpickling anything."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: feature file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    try:
-        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as e:
-        raise DataError(f"{path}: cannot read as a plain .npy array ({str(e).splitlines()[0]})") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: corrupt .npy file ({type(e).__name__}: {e})") from None
-    if arr.ndim != 2:
-        raise DataError(f"{path}: expected a 2-D (T, D) array, got shape {arr.shape}")
-    if arr.dtype.kind != "f":
-        raise DataError(f"{path}: expected a float array, got dtype {arr.dtype}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise DataError(f"{path}: empty feature array of shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(f"{path}: contains NaN/Inf (first at snippet {bad[0]}, dim {bad[1]})")
+    """Load and validate one ``(T, D)`` feature file without unpickling anything.
+
+    Returns:
+        (T, D) read-only float array, memory-mapped when ``mmap``.
+    Raises:
+        DataError: the first problem of :mod:`cotal.data.problems` that applies.
+    """
+    arr, problem = open_feature_file(path, mmap=mmap)
+    if problem is None:
+        problem = nonfinite_problem(path, arr)
+    if problem is not None:
+        raise problem.error()
     return arr

@@ -1,0 +1,87 @@
+"""``cotal data``: convert published feature layouts, check a dataset, summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from cotal.data.check import check_dataset
+from cotal.data.convert import convert_dataset
+from cotal.data.info import dataset_info, format_info
+from cotal.data.readers import LAYOUTS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="convert, check and summarise feature datasets")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("convert", help="convert a W-TALC or UM/BaS-Net feature layout to the native layout")
+    p.add_argument("src", help="source folder (or the W-TALC *-JOINTFeatures.npy file)")
+    p.add_argument("--layout", required=True, choices=LAYOUTS, help="layout of SRC (see docs/data.md)")
+    p.add_argument("--out", required=True, help="output folder (created; must be absent or empty)")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="allow reading pickled W-TALC files (unpickling can run code: use only files you trust)",
+    )
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the snippets (default 25)")
+    p.add_argument("--stride", type=float, default=16.0, help="frames per snippet (default 16)")
+    p.add_argument("--train-subset", help="subset to train on (default: inferred, e.g. THUMOS14 'validation')")
+    p.add_argument("--test-subset", help="subset to evaluate (default: inferred, e.g. THUMOS14 'test')")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT once the new one is complete")
+    p.set_defaults(func=run_convert)
+
+    p = sub.add_parser("check", help="list every problem of a native dataset; exit 1 if any")
+    p.add_argument("dir", help="dataset folder")
+    p.add_argument("--no-scan", action="store_true", help="skip the NaN/Inf scan of feature values")
+    p.set_defaults(func=run_check)
+
+    p = sub.add_parser("info", help="statistics of a native dataset")
+    p.add_argument("dir", help="dataset folder")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run_info)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    options = {
+        "fps": args.fps,
+        "stride": args.stride,
+        "train_subset": args.train_subset,
+        "test_subset": args.test_subset,
+    }
+    if args.allow_pickle:
+        options["allow_pickle"] = True
+    report = convert_dataset(args.src, args.out, args.layout, overwrite=args.overwrite, **options)
+    print(f"wrote {report.videos} videos ({'+'.join(report.streams)}) to {report.out}")
+    if report.dropped:
+        shown = ", ".join(report.dropped[:5]) + (", ..." if len(report.dropped) > 5 else "")
+        print(f"left out {len(report.dropped)} annotated videos without features: {shown}")
+    problems = check_dataset(report.out, scan_values=False)
+    if problems:
+        print(f"note: `cotal data check {report.out}` reports {len(problems)} problem(s) in the source data")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    problems = check_dataset(args.dir, scan_values=not args.no_scan)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{args.dir}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    info = dataset_info(args.dir)
+    videos = sum(info["videos"].values())
+    print(
+        f"{args.dir}: OK ({videos} videos, streams {'+'.join(info['feature_dims'])}, "
+        f"{info['snippets']['total']} snippets, checked in {time.perf_counter() - start:.1f} s)"
+    )
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    info = dataset_info(args.dir)
+    print(json.dumps(info, indent=1) if args.json else format_info(info))
+    return 0
