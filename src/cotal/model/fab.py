@@ -1,0 +1,104 @@
+"""Local-global Feature Aggregation Block (FAB) and its non-local global-context block.
+
+All modules work time-major on (B, T, C) tensors with a float mask ``m`` (B, T, 1) (1 = valid snippet,
+0 = padding). Every block returns activations that are exactly 0 on padding, so a zero-padded convolution
+sees the same zeros beyond a video's end whether the video is alone or padded inside a batch. Parameters are
+ordinary Conv1d layers (channel-first weights, as in the authors' code); the forward passes compute them as
+matrix products in time-major layout (:func:`cotal.model.ops.same_convs`), which avoids layout copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cotal.model.ops import same_convs
+
+
+class NonLocalBlock1d(nn.Module):
+    """Embedded-Gaussian non-local block over time, masked: padded snippets are never attended to.
+
+    ``z = x + W(softmax_keys(theta(x) phi(x)^T) g(x))`` with 1x1 convs theta, phi, g (C -> inner) and W
+    (inner -> C). W is zero-initialised so the block starts as the identity (Wang et al. 2018; the authors'
+    code uses no scaling of the dot products and no batch norm).
+    """
+
+    def __init__(self, channels: int, inner: int) -> None:
+        super().__init__()
+        self.theta = nn.Conv1d(channels, inner, 1)
+        self.phi = nn.Conv1d(channels, inner, 1)
+        self.g = nn.Conv1d(channels, inner, 1)
+        self.out = nn.Conv1d(inner, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor, m: Tensor) -> Tensor:
+        """x (B,T,C), m (B,T,1) float mask -> (B,T,C), 0 on padding."""
+        q, k, v = (t.unsqueeze(1) for t in same_convs(x, [self.theta, self.phi, self.g]))  # (B,1,T,I)
+        # Additive key mask (B,1,1,T); 4-D inputs let CPU and CUDA use their fused (flash) attention kernels.
+        key_bias = torch.zeros_like(m).masked_fill(m == 0, float("-inf")).transpose(1, 2).unsqueeze(1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias, scale=1.0).squeeze(1)  # (B,T,I)
+        (out,) = same_convs(y, [self.out])
+        return (x + out) * m
+
+
+class FeatureAggregationBlock(nn.Module):
+    """FAB: dilated pyramid branch, global (non-local) branch and an optional temporal-conv branch.
+
+    The pyramid is parallel k=3 convs with the given dilations plus an optional 1x1 conv, ReLU, concatenated
+    (authors: 4 x 32 = 128 channels). Branch outputs are concatenated [global, pyramid, temporal] (authors'
+    code) or fused by a Conv1d + ReLU (deck). The class-agnostic branch ``extra`` (Conv1d from the same base
+    features, e.g. the model's X_ca branch) is computed in the same matrix product and returned separately.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_dim: int,
+        temporal_dim: int,
+        temporal_kernel: int,
+        branch_dim: int,
+        pyramid_dilations: tuple[int, ...],
+        pyramid_kernel: int,
+        pyramid_pointwise: bool,
+        global_dim: int,
+        nonlocal_inner: int,
+        fuse: str,
+        fuse_dim: int,
+        fuse_kernel: int,
+    ) -> None:
+        super().__init__()
+        self.temporal = (
+            nn.Conv1d(in_dim, temporal_dim, temporal_kernel, padding=temporal_kernel // 2) if temporal_dim else None
+        )
+        pyramid = [
+            nn.Conv1d(in_dim, branch_dim, pyramid_kernel, dilation=d, padding=d * (pyramid_kernel - 1) // 2)
+            for d in pyramid_dilations
+        ]
+        if pyramid_pointwise:
+            pyramid.append(nn.Conv1d(in_dim, branch_dim, 1))
+        self.pyramid = nn.ModuleList(pyramid)
+        self.global_in = nn.Conv1d(in_dim, global_dim, 1)
+        self.nonlocal_block = NonLocalBlock1d(global_dim, nonlocal_inner)
+        cat_dim = temporal_dim + branch_dim * len(pyramid) + global_dim
+        self.fuse = nn.Conv1d(cat_dim, fuse_dim, fuse_kernel, padding=fuse_kernel // 2) if fuse == "conv" else None
+        self.out_dim = fuse_dim if self.fuse is not None else cat_dim
+
+    def forward(self, x: Tensor, m: Tensor, extra: Sequence[nn.Conv1d] = ()) -> tuple[Tensor, list[Tensor]]:
+        """x (B,T,C_in) base features (0 on padding), m (B,T,1) -> X_cs (B,T,out_dim) and the ``extra`` outputs.
+
+        Outputs are 0 on padding (``extra`` outputs are raw conv outputs: the caller applies its activation
+        and mask).
+        """
+        convs = [self.global_in, *self.pyramid, *([self.temporal] if self.temporal is not None else []), *extra]
+        outs = same_convs(x, convs)
+        glob = self.nonlocal_block(F.relu(outs[0]) * m, m)
+        local = F.relu(torch.cat(outs[1 : len(convs) - len(extra)], dim=-1)) * m
+        feats = torch.cat([glob, local], dim=-1)
+        if self.fuse is not None:
+            (fused,) = same_convs(feats, [self.fuse])
+            feats = F.relu(fused) * m
+        return feats, outs[len(convs) - len(extra) :]

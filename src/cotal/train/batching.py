@@ -1,0 +1,149 @@
+"""Padding, cropping and length bucketing of variable-length feature sequences.
+
+Shapes: a sequence is (T_i, D); a padded batch is x (B, T_max, D) with mask (B, T_max) bool (True = valid).
+Training crops or sub-samples videos longer than ``max_len`` snippets (W-TALC: random contiguous crop to
+750; UM/CoLA: one random snippet from each of 750 equal bins); inference uses the full sequence.
+Bucketing runs a batch as a few length-sorted chunks so padding stays small, then reassembles one padded
+:class:`~cotal.model.CoAttentionOutput` in the original order, ready for the losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from cotal.errors import ConfigError, DataError
+from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
+
+CROP_MODES = ("crop", "sample")
+DEFAULT_MAX_LEN = 750
+
+
+def collate(
+    seqs: Sequence[np.ndarray | Tensor], *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> tuple[Tensor, Tensor]:
+    """Zero-pad sequences (T_i, D) into x (B, T_max, D) and mask (B, T_max) bool."""
+    if not seqs:
+        raise DataError("collate: empty list of sequences")
+    tensors = [torch.as_tensor(np.asarray(s) if not isinstance(s, Tensor) else s) for s in seqs]
+    dim = tensors[0].shape[-1] if tensors[0].dim() == 2 else None
+    for i, t in enumerate(tensors):
+        if t.dim() != 2 or t.shape[0] == 0 or t.shape[1] != dim:
+            raise DataError(f"collate: sequence {i} has shape {tuple(t.shape)}, expected (T>0, {dim})")
+    lengths = torch.tensor([t.shape[0] for t in tensors])
+    x = torch.zeros(len(tensors), int(lengths.max()), dim, dtype=dtype, device=device)
+    for i, t in enumerate(tensors):
+        x[i, : t.shape[0]] = t.to(device=device, dtype=dtype)
+    mask = torch.arange(x.shape[1], device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)
+    return x, mask
+
+
+def crop_indices(length: int, max_len: int | None, rng: np.random.Generator, mode: str = "crop") -> np.ndarray:
+    """Snippet indices (sorted, at most ``max_len``) to keep of a ``length``-snippet video.
+
+    mode="crop": a random contiguous window; mode="sample": one random snippet from each of ``max_len`` equal
+    bins. Videos not longer than ``max_len`` (or ``max_len=None``) keep every snippet. Use the same indices
+    for every stream of a video so RGB and flow stay aligned.
+    """
+    if mode not in CROP_MODES:
+        raise ConfigError(f"crop mode must be one of {', '.join(CROP_MODES)}, got {mode!r}")
+    if max_len is not None and max_len <= 0:
+        raise ConfigError(f"max_len must be positive or None, got {max_len}")
+    if max_len is None or length <= max_len:
+        return np.arange(length)
+    if mode == "crop":
+        start = int(rng.integers(0, length - max_len + 1))
+        return np.arange(start, start + max_len)
+    # Bin b holds the snippets i with floor(i * max_len / length) == b: i in [ceil(b L / M), ceil((b+1) L / M)),
+    # never empty because length > max_len. rng.integers draws in [lo, hi).
+    edges = -(-np.arange(max_len + 1, dtype=np.int64) * length // max_len)
+    return rng.integers(edges[:-1], edges[1:])
+
+
+def crop_sequence(
+    x: np.ndarray | Tensor, max_len: int | None, rng: np.random.Generator, mode: str = "crop"
+) -> np.ndarray | Tensor:
+    """Crop (T, D) to at most ``max_len`` snippets (see :func:`crop_indices`); returns the same type."""
+    idx = crop_indices(int(x.shape[0]), max_len, rng, mode)
+    if len(idx) == x.shape[0]:
+        return x
+    return x[torch.from_numpy(idx)] if isinstance(x, Tensor) else np.asarray(x[idx])
+
+
+def plan_buckets(
+    lengths: Sequence[int], *, chunk_cost: float = 16.0, max_chunks: int | None = None
+) -> list[np.ndarray]:
+    """Split a batch into length-sorted chunks minimising ``sum(chunk size * chunk max length) + chunk_cost * chunks``.
+
+    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (a few dozen on CPU;
+    large on a GPU, where one padded batch is usually best). Exact dynamic programme over the sorted lengths,
+    O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.ndim != 1 or len(lengths) == 0 or (lengths <= 0).any():
+        raise DataError(f"plan_buckets: lengths must be a non-empty list of positive ints, got {lengths.tolist()}")
+    order = np.argsort(lengths, kind="stable")
+    srt = lengths[order]
+    n = len(srt)
+    limit = n if max_chunks is None else max(1, min(n, max_chunks))
+    # best[k][i]: cheapest cost of the first i sorted videos in k chunks (chunk j..i-1 padded to srt[i-1]).
+    best = np.full((limit + 1, n + 1), np.inf)
+    cut = np.zeros((limit + 1, n + 1), dtype=np.int64)
+    best[0, 0] = 0.0
+    for k in range(1, limit + 1):
+        for i in range(k, n + 1):
+            j = np.arange(k - 1, i)
+            cost = best[k - 1, j] + (i - j) * srt[i - 1] + chunk_cost
+            a = int(np.argmin(cost))
+            best[k, i], cut[k, i] = cost[a], j[a]
+    k = int(np.argmin(best[1:, n])) + 1
+    chunks, i = [], n
+    while k > 0:
+        j = int(cut[k, i])
+        chunks.append(order[j:i])
+        i, k = j, k - 1
+    return chunks[::-1]
+
+
+def forward_bucketed(
+    model: CoAttentionModel,
+    seqs: Sequence[np.ndarray | Tensor],
+    *,
+    chunk_cost: float = 16.0,
+    max_chunks: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> tuple[CoAttentionOutput, Tensor]:
+    """Run ``model`` on the sequences in length buckets; return outputs padded to the batch (original order).
+
+    Equivalent to ``model(*collate(seqs))`` (padding never leaks into a video's outputs) but with less padded
+    compute. Returns (outputs with tensors (B, T_max, ...), mask (B, T_max)).
+    """
+    lengths = [int(s.shape[0]) for s in seqs]
+    chunks = plan_buckets(lengths, chunk_cost=chunk_cost, max_chunks=max_chunks)
+    if len(chunks) == 1:
+        return model(*collate(seqs, dtype=dtype, device=device)), collate_mask(lengths, device=device)
+    t_max = max(lengths)
+    parts = []
+    for idx in chunks:
+        x, mask = collate([seqs[i] for i in idx], dtype=dtype, device=device)
+        parts.append(model(x, mask))
+    inverse = torch.from_numpy(np.argsort(np.concatenate(chunks))).to(parts[0].logits.device)
+
+    def merge(name: str) -> Tensor:
+        tensors = [getattr(p, name) for p in parts]
+        if name != "logits":  # time-major outputs: zero-pad along T (outputs are already 0 on padding)
+            tensors = [torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, t_max - t.shape[1])) for t in tensors]
+        return torch.cat(tensors, dim=0).index_select(0, inverse)
+
+    out = CoAttentionOutput(**{name: merge(name) for name in ("cas", "attention", "x_cs", "x_ca", "logits")})
+    return out, collate_mask(lengths, device=device)
+
+
+def collate_mask(lengths: Sequence[int], *, device: torch.device | str | None = None) -> Tensor:
+    """Mask (B, max(lengths)) bool, True on the first lengths[b] steps of row b."""
+    lens = torch.as_tensor(list(lengths), device=device)
+    return torch.arange(int(lens.max()), device=device).unsqueeze(0) < lens.unsqueeze(1)

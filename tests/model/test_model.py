@@ -1,0 +1,115 @@
+"""Properties of the co-attention model: padding invariance, masked attention, channel dropout, configuration."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cotal.errors import ConfigError, DataError
+from cotal.model import CoAttentionModel, ModelConfig, StreamModels
+from cotal.model.ops import masked_softmax
+from cotal.train.batching import collate
+
+SMALL = dict(in_dim=10, num_classes=4, base_dim=16, branch_dim=4, global_dim=8, nonlocal_inner=4, attention_dim=8)
+
+
+def _videos(lengths: list[int], dim: int, seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(t, dim, generator=gen) for t in lengths]
+
+
+@pytest.mark.parametrize("config", [ModelConfig(**SMALL), ModelConfig.deck(**SMALL, fuse_dim=12)])
+def test_outputs_do_not_change_when_padded_with_longer_videos(config: ModelConfig) -> None:
+    torch.manual_seed(0)
+    model = CoAttentionModel(config).eval()
+    torch.nn.init.normal_(model.fab.nonlocal_block.out.weight, std=0.3)  # make the global branch non-trivial
+    short, *others = _videos([7, 40, 25, 3], config.in_dim)
+    alone = model(short.unsqueeze(0))
+    x, mask = collate([*others, short])
+    batched = model(x, mask)
+    for name in ("cas", "attention", "x_cs", "x_ca", "logits"):
+        got = getattr(batched, name)[-1]
+        want = getattr(alone, name)[0]
+        if name != "logits":
+            got = got[: short.shape[0]]
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_attention_is_a_masked_softmax_over_time() -> None:
+    model = CoAttentionModel(ModelConfig(**SMALL)).eval()
+    x, mask = collate(_videos([5, 12, 1], SMALL["in_dim"]))
+    out = model(x, mask)
+    torch.testing.assert_close(out.attention.sum(1), torch.ones(3))
+    assert torch.all(out.attention[~mask] == 0) and torch.all(out.attention[mask] > 0)
+    assert torch.all(out.cas[~mask] == 0) and torch.all(out.x_cs[~mask] == 0) and torch.all(out.x_ca[~mask] == 0)
+    torch.testing.assert_close(out.logits, torch.einsum("btc,bt->bc", out.cas, out.attention))
+
+
+def test_masked_softmax_ignores_huge_padded_logits() -> None:
+    logits = torch.tensor([[1.0, 2.0, 1e6], [0.5, 1e6, 1e6]])
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    probs = masked_softmax(logits, mask, dim=1)
+    torch.testing.assert_close(probs[0, :2], torch.softmax(logits[0, :2], 0))
+    assert probs[1, 0] == 1 and torch.all(probs[~mask] == 0)
+
+
+def test_input_dropout_drops_whole_channels_per_video() -> None:
+    # One active input channel: a video's output in training must be the eval output of either the channel
+    # dropped for the whole video (input 0) or kept and rescaled by 1 / (1 - p) = 2 -- never a mix over time.
+    model = CoAttentionModel(ModelConfig(**SMALL, dropout=0.5))
+    x = torch.zeros(2, 7, SMALL["in_dim"])
+    x[:, :, 3] = torch.linspace(0.5, 2.0, 7)
+    mask = torch.tensor([[True] * 7, [True] * 5 + [False] * 2])
+    model.eval()
+    dropped, kept = model(torch.zeros_like(x), mask).cas, model(2 * x, mask).cas
+    model.train()
+    outcomes = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        cas = model(x, mask).cas
+        for b in range(2):
+            is_kept = torch.allclose(cas[b], kept[b], atol=1e-6)
+            assert is_kept or torch.allclose(cas[b], dropped[b], atol=1e-6)
+            outcomes.add(is_kept)
+    assert outcomes == {True, False}
+
+
+def test_nonlocal_block_starts_as_identity() -> None:
+    model = CoAttentionModel(ModelConfig(**SMALL))
+    g = torch.randn(2, 6, SMALL["global_dim"])
+    m = torch.ones(2, 6, 1)
+    torch.testing.assert_close(model.fab.nonlocal_block(g, m), g)
+
+
+def test_sizes_follow_the_config() -> None:
+    model = CoAttentionModel(in_dim=6, num_classes=3, base_dim=8, branch_dim=2, pyramid_dilations=(1, 4), global_dim=5)
+    out = model(torch.randn(2, 11, 6))
+    assert model.cs_dim == 5 + 2 * 3 and out.x_cs.shape == (2, 11, 11)
+    assert out.cas.shape == (2, 11, 3) and out.x_ca.shape == (2, 11, 128) and out.logits.shape == (2, 3)
+    deck = CoAttentionModel(ModelConfig.deck(in_dim=6, num_classes=3, fuse_dim=7))
+    assert deck(torch.randn(1, 4, 6)).x_cs.shape == (1, 4, 7)
+
+
+def test_invalid_configuration_and_inputs_raise_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="fuse"):
+        ModelConfig(fuse="sum")
+    with pytest.raises(ConfigError, match="base_kernel"):
+        ModelConfig(base_kernel=2)
+    with pytest.raises(ConfigError, match="unknown key"):
+        ModelConfig.from_dict({"in_dim": 4, "hidden": 3})
+    model = CoAttentionModel(ModelConfig(**SMALL))
+    with pytest.raises(ConfigError, match="expected"):
+        model(torch.randn(1, 5, 3))
+    with pytest.raises(DataError, match="no valid snippet"):
+        model(torch.randn(2, 5, SMALL["in_dim"]), torch.tensor([[True] * 5, [False] * 5]))
+
+
+def test_stream_models_are_independent_per_stream() -> None:
+    models = StreamModels({"rgb": ModelConfig(**SMALL), "flow": ModelConfig(**{**SMALL, "in_dim": 6})})
+    x, mask = collate(_videos([4, 9], 10))
+    outs = models({"rgb": x, "flow": x[..., :6]}, mask)
+    assert set(outs) == {"rgb", "flow"} and outs["flow"].logits.shape == (2, 4)
+    outs["rgb"].logits.sum().backward()
+    assert all(p.grad is None for p in models["flow"].parameters())
+    with pytest.raises(ConfigError, match="flow"):
+        models({"rgb": x}, mask)

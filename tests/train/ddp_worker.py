@@ -1,0 +1,40 @@
+"""Worker of the 2-process DDP test, run by ``torchrun``: trains on the toy set and saves its rank's weights.
+
+Usage: ddp_worker.py DATASET RUN_DIR OUT_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
+
+from cotal.data import FeatureDataset
+from cotal.train.distributed import dist_info, teardown_distributed
+from cotal.train.trainer import train_model
+
+
+def main() -> None:
+    dataset, run_dir, out_dir = (Path(a) for a in sys.argv[1:4])
+    ds = FeatureDataset(dataset)
+    ids, _, targets, groups = gt_labels(ds)
+    model = train_model(
+        ds,
+        ids,
+        targets,
+        groups,
+        stream="rgb",
+        model_config=tiny_model_config(dropout=0.0),
+        loss_config=default_loss(),
+        train_config=tiny_train_config(),
+        run_dir=run_dir,
+        progress=False,
+    )
+    torch.save(model.state_dict(), out_dir / f"rank{dist_info().rank}.pt")
+    teardown_distributed()
+
+
+if __name__ == "__main__":
+    main()

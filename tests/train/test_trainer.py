@@ -1,0 +1,236 @@
+"""Trainer: learning on the toy set, exact resumption, checkpoints, logs and input errors."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
+
+from cotal.data import FeatureDataset
+from cotal.errors import ConfigError, DataError
+from cotal.train.export import export_outputs
+from cotal.train.trainer import CHECKPOINT, FINAL_MODEL, LOG_CSV, TrainConfig, Trainer, load_model, train_model
+
+
+def _fit(ds: FeatureDataset, run_dir: Path, **overrides: object) -> torch.nn.Module:
+    ids, _, targets, groups = gt_labels(ds)
+    return train_model(
+        ds,
+        ids,
+        targets,
+        groups,
+        stream="rgb",
+        model_config=tiny_model_config(),
+        loss_config=default_loss(),
+        train_config=tiny_train_config(**overrides),
+        run_dir=run_dir,
+        progress=False,
+    )
+
+
+def _read_log(run_dir: Path) -> list[dict[str, float]]:
+    with open(run_dir / LOG_CSV, newline="") as fh:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key  # bitwise: resumption replays the exact computation
+
+
+def test_loss_decreases_and_log_is_written(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    _fit(ds, tmp_path / "run", epochs=30, log_every=4, checkpoint_every=100)
+    rows = _read_log(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == list(range(4, 61, 4))
+    assert {"epoch", "lr", "cls", "abs", "trip", "total", "snippets_per_s"} <= rows[0].keys()
+    first = np.mean([r["total"] for r in rows[:3]])
+    last = np.mean([r["total"] for r in rows[-3:]])
+    assert last < first - 0.1
+    # lr drops x0.1 after half of the 60 steps
+    assert rows[0]["lr"] == pytest.approx(1e-3) and rows[-1]["lr"] == pytest.approx(1e-4)
+    assert (tmp_path / "run" / FINAL_MODEL).is_file()
+
+
+def test_weakly_supervised_training_fits_video_labels(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    ids, labels, targets, groups = gt_labels(ds)
+    model = train_model(
+        ds,
+        ids,
+        targets,
+        groups,
+        stream="rgb",
+        model_config=tiny_model_config(dropout=0.2),
+        loss_config=default_loss(),
+        train_config=tiny_train_config(epochs=30, lr=1e-2, checkpoint_every=1000, log_every=1000),
+        run_dir=tmp_path / "run",
+        progress=False,
+    )
+    outputs = export_outputs(model, ds, ids, "rgb")
+    predicted = np.array([outputs[v]["probs"].argmax() for v in ids])
+    assert (predicted == labels).mean() >= 8 / 9
+
+
+def test_resume_after_crash_reaches_the_same_weights(
+    toy_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = FeatureDataset(toy_dataset)
+    # 9 training videos, batch 6: 2 steps per epoch, 8 steps; checkpoints at steps 3, 6, 8; dropout is on.
+    straight = _fit(ds, tmp_path / "straight")
+
+    step = Trainer._train_step
+
+    def crash_at_5(self: Trainer, *args: object) -> object:
+        if self.step == 5:
+            raise KeyboardInterrupt
+        return step(self, *args)
+
+    monkeypatch.setattr(Trainer, "_train_step", crash_at_5)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(ds, tmp_path / "crashed")
+    assert torch.load(tmp_path / "crashed" / CHECKPOINT, weights_only=True)["step"] == 3
+    assert not (tmp_path / "crashed" / FINAL_MODEL).exists()
+    monkeypatch.undo()
+
+    resumed = _fit(ds, tmp_path / "crashed")
+    _assert_same_weights(straight, resumed)
+    assert [r["step"] for r in _read_log(tmp_path / "crashed")] == [2, 4, 6, 8]
+    straight_log, resumed_log = _read_log(tmp_path / "straight"), _read_log(tmp_path / "crashed")
+    for a, b in zip(straight_log, resumed_log, strict=True):
+        assert a["total"] == pytest.approx(b["total"], abs=1e-6)
+
+
+def test_max_steps_then_resume_and_completed_run(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    straight = _fit(ds, tmp_path / "straight", crop="sample")
+    ids, _, targets, groups = gt_labels(ds)
+    common = dict(
+        stream="rgb",
+        model_config=tiny_model_config(),
+        loss_config=default_loss(),
+        train_config=tiny_train_config(crop="sample"),
+        run_dir=tmp_path / "split",
+        progress=False,
+    )
+    train_model(ds, ids, targets, groups, max_steps=5, **common)
+    assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=True)["step"] == 5
+    resumed = train_model(ds, ids, targets, groups, **common)
+    _assert_same_weights(straight, resumed)
+    # A finished run resumes to its final weights without training again.
+    again = train_model(ds, ids, targets, groups, **common)
+    _assert_same_weights(straight, again)
+    # resume=False starts over and overwrites: stop early, the earlier run's model.pt must be gone.
+    train_model(ds, ids, targets, groups, resume=False, max_steps=2, **common)
+    assert not (tmp_path / "split" / FINAL_MODEL).exists()
+    assert [r["step"] for r in _read_log(tmp_path / "split")] == [2]
+    fresh = train_model(ds, ids, targets, groups, **common)
+    _assert_same_weights(straight, fresh)
+    _assert_same_weights(straight, load_model(tmp_path / "split" / FINAL_MODEL)[0])
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    _fit(ds, tmp_path / "run", epochs=1)
+    with pytest.raises(ConfigError, match="train.lr"):
+        _fit(ds, tmp_path / "run", epochs=1, lr=1e-2)
+    # Logging/checkpoint cadence does not change the trajectory, so it may differ.
+    _fit(ds, tmp_path / "run", epochs=1, log_every=5, checkpoint_every=7)
+
+
+def test_checkpoint_and_model_load_with_weights_only(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    model = _fit(ds, tmp_path / "run", epochs=1, grad_clip=0.5)
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT, map_location="cpu", weights_only=True)
+    assert ckpt["step"] == 2 and {"model", "optimizer", "torch_rng"} <= ckpt.keys()
+    loaded, streams = load_model(tmp_path / "run" / FINAL_MODEL)
+    assert streams == ("rgb",)
+    _assert_same_weights(model, loaded)
+    x = torch.from_numpy(np.array(ds.features(ds.train_ids[0], "rgb"), dtype=np.float32))[None]
+    torch.testing.assert_close(model(x).logits, loaded(x).logits)
+
+
+def test_joint_streams_train(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    ids, _, targets, groups = gt_labels(ds)
+    model = train_model(
+        ds,
+        ids,
+        targets,
+        groups,
+        stream=("rgb", "flow"),
+        model_config=tiny_model_config(in_dim=16),
+        loss_config=default_loss(),
+        train_config=tiny_train_config(epochs=1),
+        run_dir=tmp_path / "run",
+        progress=False,
+    )
+    assert model.config.in_dim == 16
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (lambda a: a.update(targets=a["targets"][:-1]), DataError, "targets have shape"),
+        (lambda a: a.update(video_ids=[], targets=np.zeros((0, 3)), groups_of_video=[]), DataError, "empty"),
+        (lambda a: a.update(targets=a["targets"] * 2), DataError, "sum to 2"),
+        (lambda a: a.update(groups_of_video=[[5]] * len(a["video_ids"])), DataError, "outside"),
+        (lambda a: a.update(groups_of_video=a["groups_of_video"][:-1]), DataError, "groups_of_video has"),
+        (lambda a: a.update(video_ids=[a["video_ids"][0]] * len(a["video_ids"])), DataError, "listed twice"),
+        (lambda a: a.update(model_config=tiny_model_config(in_dim=9)), ConfigError, "in_dim"),
+        (lambda a: a.update(model_config=tiny_model_config(num_classes=4)), DataError, "targets have shape"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(toy_dataset: Path, tmp_path: Path, change, error, match) -> None:
+    ds = FeatureDataset(toy_dataset)
+    ids, _, targets, groups = gt_labels(ds)
+    args = dict(video_ids=ids, targets=targets, groups_of_video=groups, model_config=tiny_model_config())
+    change(args)
+    with pytest.raises(error, match=match):
+        Trainer(
+            ds,
+            args["video_ids"],
+            args["targets"],
+            args["groups_of_video"],
+            stream="rgb",
+            model_config=args["model_config"],
+            loss_config=default_loss(),
+            train_config=tiny_train_config(),
+            run_dir=tmp_path / "run",
+        )
+
+
+def test_missing_video_and_stream_name_the_culprit(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    ids, _, targets, groups = gt_labels(ds)
+    (toy_dataset / "rgb" / f"{ids[1]}.npy").unlink()
+    kwargs = dict(loss_config=default_loss(), train_config=tiny_train_config(), run_dir=tmp_path / "run")
+    with pytest.raises(DataError, match=ids[1]):
+        Trainer(ds, ids, targets, groups, stream="rgb", model_config=tiny_model_config(), **kwargs)
+    with pytest.raises(DataError, match="depth"):
+        Trainer(ds, ids, targets, groups, stream="depth", model_config=tiny_model_config(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"lr_decay_at": 1.5}, "lr_decay_at"),
+        ({"crop": "middle"}, "crop"),
+        ({"device": "tpu"}, "device"),
+        ({"clusters_per_batch": 4, "batch_size": 6}, "exceeds"),
+        ({"grad_clip": 0.0}, "grad_clip"),
+    ],
+)
+def test_train_config_validation(overrides: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        replace(TrainConfig(), **overrides)
+    with pytest.raises(ConfigError, match="unknown"):
+        TrainConfig.from_dict({"epoch": 3})

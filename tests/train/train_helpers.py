@@ -1,0 +1,53 @@
+"""Shared helpers of the trainer tests: a tiny model and ground-truth video labels of the toy dataset."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from cotal.data import FeatureDataset
+from cotal.model import LossConfig, ModelConfig
+from cotal.train.sampler import label_targets
+from cotal.train.trainer import TrainConfig
+
+
+def tiny_model_config(in_dim: int = 8, num_classes: int = 3, dropout: float = 0.5) -> ModelConfig:
+    """A model small enough to train in a second on two shared CPU cores."""
+    return ModelConfig(
+        in_dim=in_dim,
+        num_classes=num_classes,
+        base_dim=16,
+        branch_dim=4,
+        global_dim=8,
+        nonlocal_inner=4,
+        attention_dim=8,
+        dropout=dropout,
+    )
+
+
+def tiny_train_config(**overrides: object) -> TrainConfig:
+    """Short runs with crops (max_len below the toy lengths) and one CPU thread."""
+    base = TrainConfig(
+        epochs=4,
+        batch_size=6,
+        max_len=24,
+        clusters_per_batch=2,
+        videos_per_cluster=2,
+        checkpoint_every=3,
+        log_every=2,
+        num_threads=1,
+        device="cpu",
+    )
+    return replace(base, **overrides)
+
+
+def gt_labels(dataset: FeatureDataset) -> tuple[list[str], np.ndarray, np.ndarray, list[list[int]]]:
+    """Training ids, their class index (N,), target distributions (N,C) and per-video groups (weak supervision)."""
+    ids = dataset.train_ids
+    labels = np.array([dataset.classes.index(dataset[v].labels[0]) for v in ids])
+    return ids, labels, label_targets(labels, len(dataset.classes)), [[int(c)] for c in labels]
+
+
+def default_loss() -> LossConfig:
+    return LossConfig(alpha=0.5)
