@@ -43,6 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=run_info)
 
+    p = sub.add_parser(
+        "split", help="hold out part of the training videos as a validation set (for choosing hyperparameters)"
+    )
+    p.add_argument("dir", help="native dataset folder")
+    p.add_argument("--out", required=True, help="new folder: train subset 'fit', test subset 'val'")
+    p.add_argument("--fraction", type=float, default=0.2, help="share of training videos held out (default 0.2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_split)
+
 
 def run_convert(args: argparse.Namespace) -> int:
     options = {
@@ -84,4 +93,12 @@ def run_check(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     info = dataset_info(args.dir)
     print(json.dumps(info, indent=1) if args.json else format_info(info))
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from cotal.data.split import make_validation_split
+
+    out = make_validation_split(args.dir, args.out, fraction=args.fraction, seed=args.seed)
+    print(f"validation split of {args.dir} -> {out} (subsets 'fit' and 'val')")
     return 0

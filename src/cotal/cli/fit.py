@@ -1,0 +1,99 @@
+"""``cotal fit``: the whole pipeline (cluster, train co-attention rounds, detect, evaluate) into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+from cotal.config import load_config, parse_overrides
+from cotal.errors import ConfigError
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by `fit` and `demo` that override the configuration."""
+    p.add_argument(
+        "--config", help="preset name (demo, thumos14, activitynet12) or YAML file; default: built-in defaults"
+    )
+    p.add_argument("--clusters", help="number of pseudo-classes C, or 'auto' (eigengap estimate)")
+    p.add_argument("--rounds", type=int, help="co-attention rounds (models trained in sequence)")
+    p.add_argument("--epochs", type=int, help="training epochs per model")
+    p.add_argument("--steps", type=int, help="training updates per model (rounded to whole epochs)")
+    p.add_argument(
+        "--supervision", choices=["none", "weak"], help="none: clusters as pseudo-labels; weak: video labels"
+    )
+    p.add_argument("--seed", type=int, help="seed of clustering, sampling and initialisation")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config value, e.g. train.lr=5e-4 model.base_dim=128",
+    )
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Nested overrides from the dedicated flags (applied after ``--set``)."""
+    over = parse_overrides(args.overrides)
+    pipe = over.setdefault("pipeline", {})
+    if args.clusters is not None:
+        pipe["clusters"] = args.clusters if args.clusters == "auto" else _int(args.clusters, "--clusters")
+    for key in ("rounds", "supervision", "seed"):
+        if getattr(args, key) is not None:
+            pipe[key] = getattr(args, key)
+    if args.epochs is not None:
+        over.setdefault("train", {})["epochs"] = args.epochs
+    return over
+
+
+def _int(value: str, flag: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{flag} must be an integer or 'auto', got {value!r}") from None
+
+
+def steps_to_epochs(steps: int, num_videos: int, batch_size: int) -> int:
+    """Whole epochs closest to ``steps`` updates (an epoch is ceil(N / batch) updates), at least 1."""
+    if steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {steps}")
+    return max(1, round(steps / math.ceil(num_videos / batch_size)))
+
+
+def resolve(args: argparse.Namespace, data: str):
+    """The run's Config from preset/file + flags; --steps needs the number of training videos."""
+    over = config_overrides(args)
+    cfg = load_config(args.config, over)
+    if args.steps is not None:
+        from cotal.data import FeatureDataset
+
+        n = len(FeatureDataset(data).train_ids)
+        over.setdefault("train", {})["epochs"] = steps_to_epochs(args.steps, n, cfg.train.batch_size)
+        cfg = load_config(args.config, over)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from cotal.pipeline import fit
+    from cotal.report import print_summary
+
+    cfg = resolve(args, args.data)
+    metrics = fit(args.data, args.out, cfg, progress=not args.quiet, argv=sys.argv)
+    print_summary(metrics)
+    print(f"run directory: {args.out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="cluster, train co-attention rounds, detect and evaluate",
+        description="Run the whole pipeline on a native-layout dataset. Resumes an interrupted run in --out.",
+    )
+    p.add_argument("--data", required=True, help="dataset folder (native layout)")
+    p.add_argument("--out", required=True, help="run directory")
+    add_config_arguments(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)

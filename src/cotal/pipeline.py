@@ -1,0 +1,344 @@
+"""The whole method end to end: cluster -> train co-attention models -> re-pool and re-cluster -> detect -> evaluate.
+
+Rounds (unsupervised mode, ``pipeline.rounds = R``)::
+
+    clusters_0 = spectral(mean-pooled descriptors of the training videos)
+    for r in 1..R:
+        model_r   = fresh co-attention model(s) trained on clusters_{r-1} as pseudo-labels
+        if r < R: clusters_r = spectral(descriptors pooled with model_r's class-agnostic attention S)
+    detections = detect(model_R on the test videos)        # labels are clusters_{R-1} ids
+
+So R rounds train R models and cluster R times; the detection labels refer to the clusters the final model was
+trained on, which is what ``RUN/clusters.json`` holds. Ground truth is read only for reporting (per-round
+purity/ARI/NMI, test mAP) and to map clusters to classes with the training videos' labels; it never reaches
+training or model selection. In weak mode the single model is trained on the training videos' video-level
+labels instead.
+
+Every stage writes its result atomically into the run directory and is skipped when that result exists, so a
+killed ``cotal fit`` resumes where it stopped (training itself resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cotal.cluster import SpectralVideoClustering, video_descriptors
+from cotal.config import Config
+from cotal.data import FeatureDataset
+from cotal.data.attention import SHARED, save_attention
+from cotal.detect import detect
+from cotal.errors import ConfigError, DataError
+from cotal.evaluate import apply_mapping, build_mapping, clustering_metrics, evaluate_detections
+from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
+from cotal.train import export_outputs, load_model, load_outputs, save_outputs, train_model
+from cotal.train.distributed import barrier, dist_info
+from cotal.utils.io import read_json, read_yaml, write_json
+from cotal.utils.run import RunDir, get_logger, stage_timer
+
+FINAL = "final.json"
+
+
+def model_inputs(config: Config, dataset: FeatureDataset) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, input streams) of each model a round trains: one per stream (late fusion) or one joint model."""
+    streams = tuple(config.pipeline.streams)
+    missing = [s for s in streams if s not in dataset.streams]
+    if missing:
+        raise ConfigError(
+            f"pipeline.streams asks for {', '.join(missing)} but {dataset.root} has only {', '.join(dataset.streams)}"
+        )
+    if config.pipeline.fusion == "joint":
+        return [("joint", streams)]
+    return [(s, (s,)) for s in streams]
+
+
+def video_label_targets(dataset: FeatureDataset, video_ids: Sequence[str]) -> tuple[np.ndarray, list[list[int]]]:
+    """Ground-truth video-level targets (weak supervision): (N, C) distributions and class ids per video."""
+    classes = dataset.classes
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.zeros((len(video_ids), len(classes)), dtype=np.float32)
+    groups: list[list[int]] = []
+    for row, vid in enumerate(video_ids):
+        labels = [index[lab] for lab in dataset[vid].video_labels]
+        if not labels:
+            raise DataError(f"{dataset.root}: training video {vid!r} has no labels; weak supervision needs them")
+        targets[row, labels] = 1.0 / len(labels)
+        groups.append(labels)
+    return targets, groups
+
+
+def cluster_targets(labels: np.ndarray, num_clusters: int) -> tuple[np.ndarray, list[list[int]]]:
+    """One-hot pseudo-label targets (N, C) and the cluster of each video."""
+    targets = np.zeros((len(labels), num_clusters), dtype=np.float32)
+    targets[np.arange(len(labels)), labels] = 1.0
+    return targets, [[int(c)] for c in labels]
+
+
+def has_labels(dataset: FeatureDataset, video_ids: Sequence[str]) -> bool:
+    return any(len(dataset[v].labels) for v in video_ids)
+
+
+class Pipeline:
+    """Runs `cotal fit` in a run directory.
+
+    Args:
+        dataset: the features and (optionally) ground truth.
+        config: resolved configuration.
+        run_dir: output folder; existing results in it are reused (resume).
+        progress: show progress bars.
+    """
+
+    def __init__(self, dataset: FeatureDataset, config: Config, run_dir: str | os.PathLike, progress: bool = True):
+        self.ds = dataset
+        self.cfg = config
+        self.dist = dist_info()
+        self.run = RunDir(run_dir, rank=self.dist.rank)
+        self.progress = progress
+        self.log = get_logger()
+        self.timings: dict[str, float] = {}
+        self.models = model_inputs(config, dataset)
+        self.train_ids = dataset.train_ids
+        self.test_ids = dataset.test_ids
+        if len(self.train_ids) < 2:
+            raise DataError(f"{dataset.root}: subset {dataset.meta.train_subset!r} has {len(self.train_ids)} videos")
+
+    # -- stages -----------------------------------------------------------------------------------
+    def cluster(self, round_dir: Path, attention: dict[str, dict[str, np.ndarray]] | None) -> np.ndarray:
+        """Cluster the training videos (pooled with ``attention``, mean pooling when None)."""
+        path = round_dir / "clusters.json"
+        if path.exists():
+            assign = read_clusters(path)
+            return np.array([assign[v] for v in self.train_ids], dtype=np.int64)
+        streams = tuple(self.cfg.pipeline.streams)
+        with stage_timer(self.timings, "clustering"):
+            x = video_descriptors(self.ds, self.train_ids, attention, streams)
+            c = self.cfg.cluster
+            est = SpectralVideoClustering(
+                n_clusters=self.cfg.pipeline.clusters,
+                solver=c.solver,
+                n_neighbors=c.n_neighbors,
+                n_init=c.n_init,
+                random_state=self.cfg.pipeline.seed,
+            )
+            labels = est.fit_predict(x)
+        if self.run.is_main:
+            write_clusters(path, dict(zip(self.train_ids, labels.tolist(), strict=True)))
+        barrier()
+        return labels
+
+    def train(
+        self, round_dir: Path, targets: np.ndarray, groups: list[list[int]], round_index: int
+    ) -> dict[str, torch.nn.Module]:
+        """Train one fresh model per input (stream or joint) on ``targets``."""
+        models = {}
+        for name, streams in self.models:
+            out_dir = round_dir / f"model_{name}"
+            in_dim = sum(self.ds.feature_dim(s) for s in streams)
+            mcfg = dataclasses.replace(self.cfg.model, in_dim=in_dim, num_classes=targets.shape[1])
+            # Different seeds per round and stream so the rounds are not copies of one initialisation.
+            tcfg = dataclasses.replace(
+                self.cfg.train, seed=self.cfg.pipeline.seed * 1000 + round_index * 10 + len(models)
+            )
+            self.log.info(
+                "round %d: training %s model on %d videos, %d classes",
+                round_index,
+                name,
+                len(targets),
+                targets.shape[1],
+            )
+            with stage_timer(self.timings, "training"):
+                if (out_dir / "model.pt").exists():
+                    models[name], _ = load_model(out_dir / "model.pt")
+                else:
+                    models[name] = train_model(
+                        self.ds,
+                        self.train_ids,
+                        targets,
+                        groups,
+                        stream=_model_streams(name, streams),
+                        model_config=mcfg,
+                        loss_config=self.cfg.loss,
+                        train_config=tcfg,
+                        run_dir=out_dir,
+                        resume=True,
+                        progress=self.progress,
+                    )
+        return models
+
+    def export(self, models: dict[str, torch.nn.Module], video_ids: Sequence[str], cache: Path) -> dict[str, Any]:
+        """Full-length outputs of every model on ``video_ids``, cached as ``str(cache).format(model name)``."""
+        outputs = {}
+        for name, streams in self.models:
+            path = Path(str(cache).format(name))
+            if path.exists():
+                outputs[name] = load_outputs(path)
+                continue
+            with stage_timer(self.timings, "attention_export"):
+                outputs[name] = export_outputs(models[name], self.ds, video_ids, _model_streams(name, streams))
+            if self.run.is_main:
+                save_outputs(path, outputs[name])
+        return outputs
+
+    def attention_of(self, outputs: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+        """Class-agnostic attention S per stream for re-pooling (a joint model's S serves every stream)."""
+        return {
+            (SHARED if name == "joint" else name): {vid: o["attention"] for vid, o in per_video.items()}
+            for name, per_video in outputs.items()
+        }
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def run_all(self) -> dict[str, Any]:
+        cfg = self.cfg.pipeline
+        labelled = has_labels(self.ds, self.train_ids)
+        round_metrics: list[dict[str, Any]] = []
+        if cfg.supervision == "weak":
+            targets, groups = video_label_targets(self.ds, self.train_ids)
+            class_names = self.ds.classes
+            final_dir = self.run.path / "round_1"
+            models = self.train(final_dir, targets, groups, 1)
+            assign = None
+        else:
+            attention = None
+            for r in range(1, cfg.rounds + 1):
+                round_dir = self.run.path / f"round_{r}"
+                labels = self.cluster(round_dir, attention)
+                assign = dict(zip(self.train_ids, labels.tolist(), strict=True))
+                row = {"round": r - 1, "num_clusters": int(labels.max()) + 1}
+                if labelled:
+                    row.update(clustering_metrics(assign, self.ds.annotations, video_ids=self.train_ids))
+                round_metrics.append(row)
+                self.log.info("clustering %d: %s", r - 1, _fmt(row))
+                num_clusters = int(labels.max()) + 1
+                targets, groups = cluster_targets(labels, num_clusters)
+                models = self.train(round_dir, targets, groups, r)
+                if r < cfg.rounds:
+                    outputs = self.export(models, self.train_ids, round_dir / "outputs_train_{}.npz")
+                    attention = self.attention_of(outputs)
+                    if self.run.is_main:
+                        save_attention(round_dir / "attention_train.npz", attention)
+            final_dir = round_dir
+            class_names = [str(c) for c in range(num_clusters)]
+            if self.run.is_main:
+                write_clusters(self.run.path / "clusters.json", assign)
+        if self.run.is_main:
+            write_json(
+                self.run.path / FINAL,
+                {
+                    "supervision": cfg.supervision,
+                    "class_names": list(class_names),
+                    "models": {
+                        name: str((final_dir / f"model_{name}" / "model.pt").relative_to(self.run.path))
+                        for name, _ in self.models
+                    },
+                },
+            )
+        metrics: dict[str, Any] = {"supervision": cfg.supervision, "rounds": round_metrics}
+        if self.run.is_main and self.test_ids:
+            outputs = self.export(models, self.test_ids, final_dir / "outputs_test_{}.npz")
+            with stage_timer(self.timings, "detection"):
+                detections = detect_outputs(outputs, self.ds, self.test_ids, class_names, self.cfg)
+            write_detections(self.run.path / "detections_test.json", detections)
+            if has_labels(self.ds, self.test_ids):
+                with stage_timer(self.timings, "evaluation"):
+                    metrics["detection"] = self.evaluate(detections, assign)
+        metrics["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
+        if self.run.is_main:
+            write_json(self.run.path / "metrics.json", metrics)
+        return metrics
+
+    def evaluate(self, detections: dict[str, list[dict]], assign: dict[str, int] | None) -> dict[str, Any]:
+        tious = list(self.cfg.pipeline.tiou_thresholds)
+        kw = dict(tiou_thresholds=tious, video_ids=self.test_ids)
+        if assign is None:
+            return {"weak": evaluate_detections(self.ds.annotations, detections, **kw).to_json()}
+        out = {}
+        for method in ("soft", "hungarian"):
+            mapping = build_mapping(assign, self.ds.annotations, method=method)
+            out[method] = evaluate_detections(self.ds.annotations, apply_mapping(detections, mapping), **kw).to_json()
+        return out
+
+
+def _model_streams(name: str, streams: tuple[str, ...]) -> str | tuple[str, ...]:
+    """The ``stream`` argument of training/export: a joint model takes the tuple, a per-stream model its name."""
+    return streams if name == "joint" else streams[0]
+
+
+def detect_outputs(
+    outputs: dict[str, Any],
+    dataset: FeatureDataset,
+    video_ids: Sequence[str],
+    class_names: Sequence[str],
+    config: Config,
+) -> dict[str, list[dict[str, Any]]]:
+    """Detections from exported model outputs (``{model name: {vid: arrays}}``)."""
+    det_cfg = config.detect
+    if config.pipeline.fusion == "joint":  # one model, nothing to fuse
+        det_cfg = dataclasses.replace(det_cfg, stream_weights={"joint": 1.0})
+    return detect(
+        outputs,
+        timing=dataset.timing,
+        durations={v: dataset[v].duration for v in video_ids},
+        class_names=class_names,
+        config=det_cfg,
+    )
+
+
+def _fmt(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+
+
+def fit(
+    data: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    config: Config,
+    *,
+    progress: bool = True,
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run the pipeline on a native-layout dataset; returns (and writes) ``RUN/metrics.json``.
+
+    Resumes when ``run_dir`` holds an earlier run of the same configuration; refuses a different one.
+    """
+    run_dir = Path(run_dir)
+    resolved = config.to_dict()
+    existing = run_dir / "config.yaml"
+    if existing.exists():
+        if read_yaml(existing) != resolved:
+            raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
+    dataset = FeatureDataset(data)
+    torch.manual_seed(config.pipeline.seed)
+    pipe = Pipeline(dataset, config, run_dir, progress=progress)
+    pipe.run.start(resolved, seed=config.pipeline.seed, argv=argv, extra={"data": str(Path(data).resolve())})
+    return pipe.run_all()
+
+
+def detect_run(
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    subset: str | None = None,
+    video_ids: Sequence[str] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Detections of a finished run's final model(s) on any videos of a dataset (annotations may be empty)."""
+    from cotal.config import load_config
+
+    run_dir = Path(run_dir)
+    if not (run_dir / FINAL).exists():
+        raise DataError(f"{run_dir}: no {FINAL}; is this a finished `cotal fit` run directory?")
+    final = read_json(run_dir / FINAL)
+    config = load_config(run_dir / "config.yaml")
+    dataset = FeatureDataset(data)
+    ids = list(video_ids) if video_ids is not None else dataset.video_ids(subset)
+    if not ids:
+        raise DataError(f"{data}: no videos" + (f" in subset {subset!r}" if subset else ""))
+    outputs = {}
+    for name, streams in model_inputs(config, dataset):
+        model, _ = load_model(run_dir / final["models"][name])
+        outputs[name] = export_outputs(model, dataset, ids, _model_streams(name, streams))
+    return detect_outputs(outputs, dataset, ids, final["class_names"], config)

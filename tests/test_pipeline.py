@@ -1,0 +1,222 @@
+"""End to end: `cotal fit` (unsupervised and weak), resume, `cotal detect` on unlabelled videos, config handling."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from cotal.cli.main import main
+from cotal.config import load_config, parse_overrides
+from cotal.errors import ConfigError
+from cotal.pipeline import fit
+from cotal.utils.io import read_json, write_json
+
+TINY = {
+    "pipeline": {"clusters": 3, "rounds": 2},
+    "model": {
+        "base_dim": 16,
+        "branch_dim": 4,
+        "global_dim": 16,
+        "nonlocal_inner": 8,
+        "fuse_dim": 32,
+        "attention_dim": 16,
+        "dropout": 0.0,
+    },
+    "train": {"epochs": 3, "batch_size": 6, "clusters_per_batch": 2, "checkpoint_every": 2, "device": "cpu"},
+}
+
+
+def _tiny(**pipeline) -> dict:
+    over = json.loads(json.dumps(TINY))
+    over["pipeline"].update(pipeline)
+    return over
+
+
+@pytest.fixture(scope="module")
+def unsup_run(tmp_path_factory):
+    from conftest import write_toy_dataset
+
+    root = tmp_path_factory.mktemp("pipe")
+    data = write_toy_dataset(root / "data", num_videos=18)
+    run = root / "run"
+    metrics = fit(data, run, load_config(None, _tiny()), progress=False)
+    return data, run, metrics
+
+
+def test_unsupervised_run_writes_every_artefact(unsup_run):
+    data, run, metrics = unsup_run
+    for name in (
+        "config.yaml",
+        "run.json",
+        "log.txt",
+        "clusters.json",
+        "detections_test.json",
+        "metrics.json",
+        "final.json",
+        "round_1/clusters.json",
+        "round_2/clusters.json",
+        "round_1/attention_train.npz",
+        "round_2/model_rgb/model.pt",
+        "round_2/model_flow/model.pt",
+    ):
+        assert (run / name).exists(), name
+    assert [r["round"] for r in metrics["rounds"]] == [0, 1]
+    assert set(metrics["detection"]) == {"soft", "hungarian"}
+    # Detection labels are the final model's pseudo-classes, i.e. the ids in clusters.json.
+    clusters = read_json(run / "clusters.json")
+    assert clusters == read_json(run / "round_2" / "clusters.json")
+    labels = {d["label"] for dets in read_json(run / "detections_test.json")["results"].values() for d in dets}
+    assert labels and labels <= {str(c) for c in set(clusters.values())}
+    run_info = read_json(run / "run.json")
+    assert run_info["seed"] == 0 and "torch" in run_info["versions"]
+    assert set(metrics["timings_s"]) >= {"clustering", "training", "attention_export", "detection", "evaluation"}
+
+
+def test_ground_truth_never_reaches_unsupervised_training(unsup_run, tmp_path):
+    """Relabelling every video must not change clusters, models or detections (labels are report-only)."""
+    data, run, _ = unsup_run
+    data2 = tmp_path / "data"
+    shutil.copytree(data, data2)
+    ann = read_json(data2 / "annotations.json")
+    for v in ann["database"].values():
+        for a in v["annotations"]:
+            a["label"] = "renamed_" + a["label"][::-1]
+    write_json(data2 / "annotations.json", ann)
+    fit(data2, tmp_path / "run", load_config(None, _tiny()), progress=False)
+    assert read_json(tmp_path / "run" / "clusters.json") == read_json(run / "clusters.json")
+    assert read_json(tmp_path / "run" / "detections_test.json") == read_json(run / "detections_test.json")
+
+
+def test_rerun_resumes_without_recomputing(unsup_run):
+    data, run, metrics = unsup_run
+    before = (run / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns
+    again = fit(data, run, load_config(None, _tiny()), progress=False)
+    assert (run / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
+    assert again["rounds"] == metrics["rounds"]
+    assert len(read_json(run / "run.json")["invocations"]) >= 2
+
+
+def test_resume_refuses_a_different_config(unsup_run):
+    data, run, _ = unsup_run
+    with pytest.raises(ConfigError, match="different configuration"):
+        fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
+
+
+def test_killed_run_resumes_to_the_same_result(unsup_run, tmp_path):
+    """Delete the later stages of a finished run (as if killed after round 1): resuming reproduces them."""
+    data, run, metrics = unsup_run
+    part = tmp_path / "run"
+    shutil.copytree(run, part)
+    for p in ("round_2", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
+        target = part / p
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    again = fit(data, part, load_config(None, _tiny()), progress=False)
+    assert again["rounds"] == metrics["rounds"]
+    assert read_json(part / "detections_test.json") == read_json(run / "detections_test.json")
+
+
+def test_cli_detect_on_unlabelled_videos(unsup_run, tmp_path):
+    data, run, _ = unsup_run
+    new = tmp_path / "new"
+    shutil.copytree(data, new)
+    ann = read_json(new / "annotations.json")
+    for v in ann["database"].values():
+        v["annotations"] = []
+        v["subset"] = "unseen"
+    write_json(new / "annotations.json", ann)
+    out = tmp_path / "dets.json"
+    assert main(["detect", "--run", str(run), "--data", str(new), "--out", str(out)]) == 0
+    results = read_json(out)["results"]
+    assert set(results) == set(ann["database"])
+    for vid, dets in results.items():
+        dur = ann["database"][vid]["duration"]
+        assert all(0 <= d["segment"][0] < d["segment"][1] <= dur + 1e-9 for d in dets)
+
+
+def test_cli_detect_rejects_a_folder_that_is_not_a_run(tmp_path, capsys, toy_dataset):
+    assert main(["detect", "--run", str(tmp_path), "--data", str(toy_dataset), "--out", str(tmp_path / "d.json")]) == 2
+    assert "final.json" in capsys.readouterr().err
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_weak_supervision_end_to_end(toy_dataset, tmp_path):
+    over = _tiny(supervision="weak")
+    over["train"]["epochs"] = 15
+    metrics = fit(toy_dataset, tmp_path / "run", load_config(None, over), progress=False)
+    assert metrics["rounds"] == []
+    res = metrics["detection"]["weak"]
+    labels = {
+        d["label"] for dets in read_json(tmp_path / "run" / "detections_test.json")["results"].values() for d in dets
+    }
+    assert labels <= {"class_0", "class_1", "class_2"}
+    # The toy set is easy: a weakly supervised model must localise most actions at tIoU 0.1.
+    assert res["map_per_tiou"][0] > 0.5
+
+
+def test_cli_fit_flags_and_joint_fusion(toy_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = main(
+        [
+            "fit",
+            "--data",
+            str(toy_dataset),
+            "--out",
+            str(run),
+            "--clusters",
+            "3",
+            "--rounds",
+            "1",
+            "--steps",
+            "2",
+            "--quiet",
+            "--set",
+            "pipeline.fusion=joint",
+            "model.base_dim=16",
+            "model.fuse_dim=32",
+            "train.batch_size=6",
+            "train.clusters_per_batch=2",
+        ]
+    )
+    assert code == 0
+    cfg = load_config(run / "config.yaml")
+    assert cfg.pipeline.fusion == "joint" and cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
+    assert (run / "round_1" / "model_joint" / "model.pt").exists()
+    assert "Clustering of the training videos" in capsys.readouterr().out
+
+
+def test_fit_rejects_a_missing_stream(toy_dataset, tmp_path):
+    (toy_dataset / "flow").rename(toy_dataset / "flow_gone")
+    with pytest.raises(ConfigError, match="flow"):
+        fit(toy_dataset, tmp_path / "run", load_config(None, _tiny()), progress=False)
+
+
+def test_config_presets_inheritance_and_errors(tmp_path):
+    demo = load_config("demo")
+    assert demo.pipeline.rounds == 3
+    child = tmp_path / "child.yaml"
+    child.write_text("_base_: demo\ntrain:\n  epochs: 7\n")
+    cfg = load_config(child)
+    assert cfg.train.epochs == 7 and cfg.train.batch_size == demo.train.batch_size
+    assert load_config(None, parse_overrides(["pipeline.streams=[rgb]"])).pipeline.streams == ("rgb",)
+    with pytest.raises(ConfigError, match="unknown key 'epoch'"):
+        load_config(None, {"train": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="train.lr"):
+        load_config(None, {"train": {"lr": "fast"}})
+    with pytest.raises(ConfigError, match="unknown preset|not found"):
+        load_config("no_such_preset")
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("_base_: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops"):
+        load_config(loop)
+
+
+def test_config_round_trips_through_yaml(tmp_path):
+    import yaml
+
+    cfg = load_config("thumos14")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    assert load_config(tmp_path / "c.yaml") == cfg
+    assert np.isclose(cfg.pipeline.tiou_thresholds[-1], 0.7)
