@@ -1,0 +1,285 @@
+"""Spectral clustering of video descriptors into C pseudo action classes (SPEC section 3).
+
+Embedding as scikit-learn's ``SpectralClustering(affinity='precomputed')`` (which the authors used): with the
+affinity W (zero diagonal) and degrees d, the C eigenvectors of the normalised Laplacian
+``L = I - D^-1/2 W D^-1/2`` with the smallest eigenvalues (= the largest of ``M = D^-1/2 W D^-1/2``), each
+divided by ``sqrt(d)`` and sign-fixed (largest |entry| positive), first one kept; then k-means with
+``n_init`` k-means++ restarts. Random draws mirror scikit-learn's: one ``RandomState(random_state)`` gives
+the ARPACK start vector (N uniform draws in [-1, 1]) and then seeds k-means.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Literal
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import eigsh
+from sklearn.cluster import KMeans
+
+from cotal.cluster.graph import dense_affinity, knn_affinity, knn_search, sampled_sigma
+from cotal.errors import ConfigError, DataError
+
+SOLVERS = ("auto", "dense", "sparse")
+KNN_METHODS = ("auto", "exact", "approximate")
+
+# Up to this many nodes the eigenproblem is solved exactly with LAPACK (dense); beyond, with ARPACK.
+_LAPACK_MAX_N = 1000
+# Above this many videos, k-means restarts run on a sample of this size (see _kmeans).
+_KMEANS_SAMPLE = 20_000
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+class SpectralVideoClustering:
+    """Spectral clustering with the SPEC Gaussian affinity; dense for small N, k-NN graph for large N.
+
+    Args:
+        n_clusters: C, or ``"auto"`` to pick C in ``auto_range`` by the largest eigengap of the normalised
+            Laplacian (``mu_{C+1} - mu_C``, eigenvalues ascending).
+        solver: ``"dense"`` (all N^2 pairs, SPEC-exact), ``"sparse"`` (k-NN graph, sampled sigma) or
+            ``"auto"``: dense while the N x N float64 affinity fits ``dense_max_bytes``.
+        n_neighbors: k of the k-NN graph (sparse solver); clipped to N - 1.
+        n_init: k-means restarts (the best inertia wins).
+        random_state: seed of every random draw (eigensolver start, k-means, sigma pairs, k-NN training).
+        auto_range: inclusive (min, max) C searched when ``n_clusters="auto"``; max is clipped to N - 2.
+        dense_max_bytes: memory budget of the dense affinity for ``solver="auto"`` (default 4 GiB: N <= 23,170).
+        sigma_pairs: random pairs used to estimate sigma on the sparse path.
+        knn: neighbour search of the sparse path: ``"exact"`` (faiss IndexFlatL2), ``"approximate"`` (faiss
+            PCA + IVF) or ``"auto"`` (exact while N*N*D <= 2.5e11).
+
+    Attributes (after ``fit``):
+        labels_: (N,) int64 cluster ids in [0, n_clusters_).
+        n_clusters_: the C used.
+        affinity_sigma_: sigma of the Gaussian affinity.
+        solver_: "dense" or "sparse" (the path that ran); ``knn_`` "exact"/"approximate" (sparse) or None.
+        eigenvalues_: (K,) smallest normalised-Laplacian eigenvalues, ascending (K = C, or max C + 1 for auto).
+        embedding_: (N, C) spectral embedding that k-means clustered.
+        n_components_: connected components of the affinity graph (1 on the dense path).
+
+    Example:
+        >>> labels = SpectralVideoClustering(n_clusters=20).fit_predict(descriptors)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        n_clusters: int | Literal["auto"] = 20,
+        *,
+        solver: Literal["auto", "dense", "sparse"] = "auto",
+        n_neighbors: int = 30,
+        n_init: int = 10,
+        random_state: int = 0,
+        auto_range: tuple[int, int] = (2, 50),
+        dense_max_bytes: int = 4 * 2**30,
+        sigma_pairs: int = 50_000,
+        knn: Literal["auto", "exact", "approximate"] = "auto",
+    ) -> None:
+        if n_clusters != "auto" and not (_is_int(n_clusters) and n_clusters >= 2):
+            raise ConfigError(f"n_clusters must be an integer >= 2 or 'auto', got {n_clusters!r}")
+        if solver not in SOLVERS:
+            raise ConfigError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+        if knn not in KNN_METHODS:
+            raise ConfigError(f"knn must be one of {', '.join(KNN_METHODS)}, got {knn!r}")
+        for name, value in (
+            ("n_neighbors", n_neighbors),
+            ("n_init", n_init),
+            ("dense_max_bytes", dense_max_bytes),
+            ("sigma_pairs", sigma_pairs),
+        ):
+            if not (_is_int(value) and value >= 1):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not (_is_int(random_state) and random_state >= 0):
+            raise ConfigError(f"random_state must be a non-negative integer, got {random_state!r}")
+        if not (
+            isinstance(auto_range, (tuple, list))
+            and len(auto_range) == 2
+            and all(_is_int(v) for v in auto_range)
+            and 2 <= auto_range[0] <= auto_range[1]
+        ):
+            raise ConfigError(f"auto_range must be (min, max) integers with 2 <= min <= max, got {auto_range!r}")
+        self.n_clusters = n_clusters
+        self.solver = solver
+        self.n_neighbors = n_neighbors
+        self.n_init = n_init
+        self.random_state = random_state
+        self.auto_range = (int(auto_range[0]), int(auto_range[1]))
+        self.dense_max_bytes = dense_max_bytes
+        self.sigma_pairs = sigma_pairs
+        self.knn = knn
+
+    # -- public API ---------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray) -> SpectralVideoClustering:
+        """Cluster the rows of ``X``.
+
+        Args:
+            X: (N, D) finite descriptors (float32 keeps float32 arithmetic for the distances).
+
+        Returns:
+            ``self`` with ``labels_`` and the other fitted attributes set.
+
+        Raises:
+            DataError: X is not a finite 2-D array, or N is too small for the requested C.
+        """
+        x = self._check_x(X)
+        n = x.shape[0]
+        k = self._num_eigenvectors(n)
+        self.solver_ = self._pick_solver(n)
+        self.knn_ = None
+        if self.solver_ == "dense":
+            w, self.affinity_sigma_ = dense_affinity(x)
+        else:
+            x32 = np.ascontiguousarray(x, dtype=np.float32)
+            self.affinity_sigma_ = sampled_sigma(x32, self.sigma_pairs, np.random.default_rng(self.random_state))
+            d2, idx, self.knn_ = knn_search(x32, min(self.n_neighbors, n - 1), method=self.knn, seed=self.random_state)
+            w = knn_affinity(d2, idx, self.affinity_sigma_)
+        degree = np.asarray(w.sum(axis=1)).reshape(-1)
+        if not (degree > 0).all():
+            bad = int(np.flatnonzero(degree <= 0)[0])
+            raise DataError(f"descriptor {bad} has zero affinity to every other one (isolated in the graph)")
+        dd = np.sqrt(degree)
+        rs = np.random.RandomState(self.random_state)  # noqa: NPY002 - mirrors scikit-learn's draws
+        v0 = rs.uniform(-1, 1, n)
+        m = _normalise(w, dd)
+        if sp.issparse(m):
+            lam, vecs, self.n_components_ = _top_eigenpairs_by_component(m, k, v0)
+        else:
+            (lam, vecs), self.n_components_ = _top_eigenpairs(m, k, v0), 1
+        del w, m
+        self.eigenvalues_ = 1.0 - lam
+        c = (
+            self.n_clusters
+            if self.n_clusters != "auto"
+            else eigengap_clusters(self.eigenvalues_, self._auto_hi(n), lo=self.auto_range[0])
+        )
+        emb = vecs[:, :c] / dd[:, None]  # float64: scikit-learn's k-means++ upcasts float32 slowly
+        emb *= np.sign(emb[np.abs(emb).argmax(axis=0), np.arange(c)])  # sign-fix as scikit-learn
+        self.n_clusters_ = int(c)
+        self.embedding_ = emb
+        self.labels_ = _kmeans(emb, c, self.n_init, rs)
+        return self
+
+    def fit_predict(self, X: np.ndarray) -> np.ndarray:
+        """``fit(X)`` and return ``labels_`` (N,)."""
+        return self.fit(X).labels_
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _check_x(self, X: np.ndarray) -> np.ndarray:
+        x = np.asarray(X)
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+            raise DataError(f"descriptors must be a non-empty (N, D) array, got shape {x.shape}")
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
+        if not np.isfinite(x).all():
+            raise DataError(f"descriptors contain NaN/Inf (first in row {int(np.argwhere(~np.isfinite(x))[0, 0])})")
+        return np.ascontiguousarray(x)
+
+    def _auto_hi(self, n: int) -> int:
+        return min(self.auto_range[1], n - 2)
+
+    def _num_eigenvectors(self, n: int) -> int:
+        if self.n_clusters == "auto":
+            hi = self._auto_hi(n)
+            if hi < self.auto_range[0]:
+                raise DataError(f"n_clusters='auto' needs at least {self.auto_range[0] + 2} videos, got N={n}")
+            return hi + 1
+        if self.n_clusters >= n:
+            raise DataError(f"n_clusters={self.n_clusters} must be smaller than the number of videos N={n}")
+        return self.n_clusters
+
+    def _pick_solver(self, n: int) -> str:
+        if self.solver != "auto":
+            return self.solver
+        return "dense" if 8 * n * n <= self.dense_max_bytes else "sparse"
+
+
+def _kmeans(emb: np.ndarray, c: int, n_init: int, rs: np.random.RandomState) -> np.ndarray:
+    """k-means labels (N,) of the (N, C) embedding: ``n_init`` k-means++ restarts, best inertia.
+
+    Above ``_KMEANS_SAMPLE`` rows the restarts run on a seeded sample of that many rows (k-means++ seeding
+    dominates the cost: C passes over the data per restart) and the winner's centres start one Lloyd run on
+    all rows.
+    """
+    n = emb.shape[0]
+    if n <= _KMEANS_SAMPLE:
+        return KMeans(n_clusters=c, n_init=n_init, random_state=rs).fit_predict(emb).astype(np.int64)
+    sample = emb[np.sort(rs.choice(n, _KMEANS_SAMPLE, replace=False))]
+    centres = KMeans(n_clusters=c, n_init=n_init, random_state=rs).fit(sample).cluster_centers_
+    return KMeans(n_clusters=c, init=centres, n_init=1, random_state=rs).fit_predict(emb).astype(np.int64)
+
+
+def eigengap_clusters(eigenvalues: np.ndarray, hi: int, *, lo: int = 2) -> int:
+    """C in [lo, hi] with the largest gap ``mu_{C+1} - mu_C`` of ascending Laplacian eigenvalues.
+
+    Args:
+        eigenvalues: (K,) ascending eigenvalues of the normalised Laplacian, K >= hi + 1.
+        hi: largest C considered; lo: smallest.
+
+    Returns:
+        The chosen C (the smallest one on ties).
+    """
+    mu = np.asarray(eigenvalues, dtype=np.float64)
+    if mu.shape[0] < hi + 1 or lo > hi:
+        raise ConfigError(f"eigengap needs eigenvalues up to index {hi + 1} and lo <= hi, got {mu.shape[0]}, {lo}")
+    gaps = mu[lo : hi + 1] - mu[lo - 1 : hi]  # gaps[i] = mu_{c+1} - mu_c for c = lo + i (1-based mu)
+    return lo + int(np.argmax(gaps))
+
+
+def _normalise(w: np.ndarray | sp.csr_matrix, dd: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    """``M = D^-1/2 W D^-1/2`` (in place for a dense W)."""
+    inv = 1.0 / dd
+    if sp.issparse(w):
+        return sp.diags(inv) @ w @ sp.diags(inv)
+    w *= inv[:, None]
+    w *= inv[None, :]
+    return w
+
+
+def _top_eigenpairs(m: np.ndarray | sp.csr_matrix, k: int, v0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues of the symmetric M, descending, and their (N, k) eigenvectors.
+
+    LAPACK for small N (exact); otherwise ARPACK on the largest algebraic eigenvalues of M, which are the
+    smallest of ``I - M`` without the factorisation a shift-invert of the Laplacian would need.
+    """
+    n = m.shape[0]
+    if n <= _LAPACK_MAX_N or k >= n - 1:
+        dense = m.toarray() if sp.issparse(m) else m
+        lam, vecs = scipy.linalg.eigh(dense, subset_by_index=[n - k, n - 1], check_finite=False)
+    else:
+        lam, vecs = eigsh(m, k=k, which="LA", v0=v0, ncv=min(n, max(2 * k + 1, 20)))
+    order = np.argsort(-lam, kind="stable")
+    return lam[order], vecs[:, order]
+
+
+def _top_eigenpairs_by_component(m: sp.csr_matrix, k: int, v0: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``_top_eigenpairs`` of a possibly disconnected sparse M, solved one connected component at a time.
+
+    Each component contributes eigenvalue 1 (its degree-weighted indicator), so a graph with several
+    components has a degenerate top eigenvalue that single-vector Lanczos cannot resolve. The spectrum of M
+    is the union of its components' spectra, so the top k of the union (zero-padded eigenvectors) is exact.
+    Ties (components beyond k) go to the larger components.
+
+    Returns:
+        ``(lam (k,), vecs (N, k), n_components)``.
+    """
+    n_comp, comp = connected_components(m, directed=False)
+    if n_comp == 1:
+        return *_top_eigenpairs(m, k, v0), 1
+    members = np.split(np.argsort(comp, kind="stable"), np.cumsum(np.bincount(comp))[:-1])
+    per = k - min(n_comp, k) + 1  # eigenvalue 1 of every other component fills the rest
+    cand = []  # (eigenvalue, component size, component, eigenvector)
+    for c, idx in enumerate(members):
+        if len(idx) == 1:
+            cand.append((1.0, 1, c, np.ones(1)))
+            continue
+        lam, vecs = _top_eigenpairs(m[idx][:, idx], min(per, len(idx)), v0[idx])
+        cand.extend((float(lam[j]), len(idx), c, vecs[:, j]) for j in range(len(lam)))
+    cand.sort(key=lambda t: (-round(t[0], 9), -t[1], t[2]))
+    out = np.zeros((m.shape[0], k))
+    for j, (_, _, c, vec) in enumerate(cand[:k]):
+        out[members[c], j] = vec
+    return np.array([t[0] for t in cand[:k]]), out, n_comp

@@ -1,0 +1,163 @@
+"""Spectral clustering: SPEC affinity, agreement with scikit-learn, determinism, sparse path, auto C, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+from sklearn.cluster import SpectralClustering
+from sklearn.metrics import adjusted_rand_score
+
+from cotal.cluster import SpectralVideoClustering, eigengap_clusters
+from cotal.cluster.graph import dense_affinity, knn_search, sampled_sigma
+from cotal.errors import ConfigError, DataError
+
+
+def mixture(n: int, c: int, d: int, *, spread: float = 0.6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-norm anisotropic Gaussian mixture: uneven sizes, per-cluster per-axis scales; (N, d), (N,) labels."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(c, size=n, p=rng.dirichlet(np.full(c, 5.0)))
+    centres = rng.normal(size=(c, d))
+    scales = rng.uniform(0.2, 1.0, size=(c, d)) * spread
+    x = centres[y] + rng.normal(size=(n, d)) * scales[y]
+    return x / np.linalg.norm(x, axis=1, keepdims=True), y
+
+
+def test_dense_affinity_matches_spec_formula() -> None:
+    x, _ = mixture(60, 3, 5)
+    w, sigma = dense_affinity(x)
+    dist = cdist(x, x)
+    assert sigma == pytest.approx(dist.mean(), rel=1e-10)  # mean over all N^2 pairs, diagonal zeros included
+    expected = np.exp(-(dist**2) / (2 * sigma**2))
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(w, expected, atol=1e-10)
+
+
+def test_sampled_sigma_estimates_the_mean_distance() -> None:
+    x, _ = mixture(500, 4, 8)
+    exact = cdist(x, x).mean()
+    est = sampled_sigma(x.astype(np.float32), 50_000, np.random.default_rng(0))
+    assert est == pytest.approx(exact, rel=0.02)
+
+
+@pytest.mark.parametrize(("n", "c", "spread"), [(300, 4, 1.2), (1200, 6, 0.6)])  # LAPACK and ARPACK eigensolvers
+def test_agrees_with_sklearn_on_the_same_affinity(n: int, c: int, spread: float) -> None:
+    x, y = mixture(n, c, 12, spread=spread, seed=1)
+    ours = SpectralVideoClustering(n_clusters=c, solver="dense").fit(x)
+    w, _ = dense_affinity(x)
+    ref = SpectralClustering(c, affinity="precomputed", random_state=0).fit(w).labels_
+    assert adjusted_rand_score(ref, ours.labels_) >= 0.99
+    assert 0.5 < adjusted_rand_score(y, ours.labels_) < 1.0  # realistic: clustered, not trivially separable
+    assert ours.solver_ == "dense" and ours.n_clusters_ == c and set(ours.labels_) == set(range(c))
+
+
+def test_deterministic_for_a_seed() -> None:
+    x, _ = mixture(400, 5, 10, spread=1.0)
+    a = SpectralVideoClustering(n_clusters=5, random_state=3).fit(x)
+    b = SpectralVideoClustering(n_clusters=5, random_state=3).fit(x)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    s1 = SpectralVideoClustering(n_clusters=5, solver="sparse", random_state=3).fit(x)
+    s2 = SpectralVideoClustering(n_clusters=5, solver="sparse", random_state=3).fit(x)
+    np.testing.assert_array_equal(s1.labels_, s2.labels_)
+
+
+def test_sparse_agrees_with_dense() -> None:
+    x, _ = mixture(2000, 8, 16)
+    dense = SpectralVideoClustering(n_clusters=8, solver="dense").fit(x)
+    sparse = SpectralVideoClustering(n_clusters=8, solver="sparse").fit(x)
+    assert (dense.solver_, sparse.solver_, sparse.knn_) == ("dense", "sparse", "exact")
+    assert sparse.affinity_sigma_ == pytest.approx(dense.affinity_sigma_, rel=0.02)
+    assert adjusted_rand_score(dense.labels_, sparse.labels_) >= 0.9
+
+
+def test_auto_solver_follows_the_memory_budget() -> None:
+    x, _ = mixture(200, 3, 6)
+    assert SpectralVideoClustering(n_clusters=3).fit(x).solver_ == "dense"
+    assert SpectralVideoClustering(n_clusters=3, dense_max_bytes=8 * 199 * 199).fit(x).solver_ == "sparse"
+
+
+def test_sparse_solves_disconnected_graphs_per_component() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), [40, 60, 80, 100])
+    x = rng.normal(size=(4, 8))[y] * 10 + rng.normal(size=(len(y), 8)) * 0.1
+    model = SpectralVideoClustering(n_clusters=4, solver="sparse", n_neighbors=5).fit(x)
+    assert model.n_components_ == 4
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+
+
+def test_approximate_knn_finds_the_neighbours() -> None:
+    low, _ = mixture(3000, 10, 16)  # intrinsically 16-d, embedded in 64-d: the 32-d PCA keeps what matters
+    basis = np.linalg.qr(np.random.default_rng(0).normal(size=(64, 16)))[0]
+    x = (low @ basis.T).astype(np.float32)
+    d_exact, i_exact, used_exact = knn_search(x, 10, method="exact")
+    d_apx, i_apx, used_apx = knn_search(x, 10, method="approximate", pca_dim=32)
+    assert (used_exact, used_apx) == ("exact", "approximate")
+    assert (i_exact != np.arange(3000)[:, None]).all()  # self excluded
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(i_exact, i_apx, strict=True)])
+    assert recall >= 0.8
+    found = i_apx >= 0
+    exact_d2 = ((x[:, None, :] - x[np.where(found, i_apx, 0)]) ** 2).sum(-1)
+    np.testing.assert_allclose(d_apx[found], exact_d2[found], rtol=1e-4, atol=1e-5)  # full-space distances
+    np.testing.assert_allclose(d_exact, np.sort(d_exact, axis=1))
+
+
+def test_auto_recovers_c_on_an_easy_mixture() -> None:
+    x, y = mixture(600, 6, 20, spread=0.25, seed=4)
+    model = SpectralVideoClustering(n_clusters="auto", solver="sparse", auto_range=(2, 15)).fit(x)
+    assert model.n_clusters_ == 6
+    assert model.eigenvalues_.shape == (16,) and np.all(np.diff(model.eigenvalues_) >= -1e-9)
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+
+
+def test_auto_dense_recovers_c_with_equidistant_centres() -> None:
+    # The SPEC kernel is wide (sigma = mean distance), so the dense eigengap favours the coarsest split of
+    # unevenly spaced centres (docs/clustering.md); with equidistant centres there is one scale, and C is found.
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(5), 80)
+    x = np.eye(5, 12)[y] * 2 + rng.normal(size=(400, 12)) * 0.15
+    model = SpectralVideoClustering(n_clusters="auto", solver="dense", auto_range=(2, 12)).fit(x)
+    assert model.n_clusters_ == 5
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+
+
+def test_eigengap_picks_the_largest_gap() -> None:
+    mu = np.array([0.0, 0.01, 0.02, 0.6, 0.62, 0.9])
+    assert eigengap_clusters(mu, 4) == 3
+    assert eigengap_clusters(mu, 5, lo=4) == 5
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_clusters": 1},
+        {"n_clusters": "three"},
+        {"n_clusters": 2.5},
+        {"solver": "gpu"},
+        {"knn": "hnsw"},
+        {"n_neighbors": 0},
+        {"n_init": 0},
+        {"random_state": -1},
+        {"auto_range": (5, 3)},
+        {"auto_range": (1, 3)},
+    ],
+)
+def test_rejects_bad_parameters(kwargs: dict) -> None:
+    with pytest.raises(ConfigError):
+        SpectralVideoClustering(**kwargs)
+
+
+def test_rejects_bad_descriptors() -> None:
+    x, _ = mixture(20, 2, 4)
+    with pytest.raises(DataError, match="smaller than the number of videos N=20"):
+        SpectralVideoClustering(n_clusters=25).fit(x)
+    bad = x.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(DataError, match="NaN/Inf.*row 7"):
+        SpectralVideoClustering(n_clusters=2).fit(bad)
+    with pytest.raises(DataError, match=r"\(N, D\)"):
+        SpectralVideoClustering(n_clusters=2).fit(x[:, 0])
+    with pytest.raises(DataError, match="identical"):
+        SpectralVideoClustering(n_clusters=2).fit(np.ones((10, 3)))
+    with pytest.raises(DataError, match="needs at least"):
+        SpectralVideoClustering(n_clusters="auto", auto_range=(5, 9)).fit(x[:6])
