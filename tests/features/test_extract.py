@@ -1,0 +1,120 @@
+"""``cotal extract`` end to end: layout, failures, resuming, sharding, settings."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cotal.cli import extract as extract_cli
+from cotal.data import FeatureDataset, SnippetTiming, load_annotations
+from cotal.errors import ConfigError
+from cotal.features.extract import ExtractConfig, extract_features, find_videos, merge_outputs, shard_ids
+from cotal.features.flow import FlowDescriptor
+
+FAST = dict(size=112, progress=False)
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    extract_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["extract", *argv])
+    return args.func(args)
+
+
+def test_extract_writes_a_loadable_dataset(tiny_videos: Path, i3d_weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "feats"
+    cfg = ExtractConfig(annotations=str(tiny_videos / "annotations.json"), train_subset="validation", **FAST)
+    report = extract_features([tiny_videos / "videos"], out, cfg)
+    assert report.ok and len(report.done) == 3 and report.snippets > 0
+    ds = FeatureDataset(out)
+    truth = load_annotations(tiny_videos / "annotations.json")
+    assert ds.streams == ("rgb", "flow") and sorted(ds.annotations) == sorted(truth)
+    assert (ds.meta.fps, ds.meta.stride, ds.meta.train_subset, ds.meta.test_subset) == (25, 16, "validation", "test")
+    timing = SnippetTiming(fps=25, stride=16)
+    for vid, gt in truth.items():
+        x = ds.joint_features(vid)
+        assert x.shape == (timing.expected_snippets(gt.duration), 1024 + FlowDescriptor().dim)
+        assert ds[vid].duration == pytest.approx(gt.duration)
+        np.testing.assert_allclose(ds[vid].segments, gt.segments)  # ground truth copied from --annotations
+        assert ds[vid].subset == gt.subset
+        assert np.linalg.norm(ds.features(vid, "flow"), axis=1) == pytest.approx(1.0, abs=1e-5)
+        assert ds.features(vid, "rgb").std() > 0
+
+
+def test_failures_are_reported_and_skipped(tiny_videos: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    missing = tmp_path / "missing.mp4"
+    good = sorted((tiny_videos / "videos").glob("*.mp4"))[:2]
+    out = tmp_path / "feats"
+    rc = _cli([str(p) for p in (good[0], bad, empty, missing, good[1])] + ["--out", str(out), "--streams", "flow"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    lines = [line for line in err.splitlines() if "skipped" in line]
+    assert len(lines) == 3
+    for path, reason in ((bad, "cannot open video"), (empty, "file is empty"), (missing, "file not found")):
+        assert sum(str(path) in line and reason in line for line in lines) == 1
+    assert sorted(FeatureDataset(out).annotations) == sorted(p.stem for p in good)
+
+
+def test_resume_skips_finished_videos_and_refuses_other_settings(tiny_videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "feats"
+    videos = tiny_videos / "videos"
+    cfg = ExtractConfig(streams=("flow",), **FAST)
+    first = extract_features([videos], out, cfg)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "flow").iterdir()}
+    second = extract_features([videos], out, cfg)
+    assert sorted(second.skipped) == sorted(first.done) and not second.done and second.snippets == 0
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in (out / "flow").iterdir()}
+    # a deleted output is recomputed, the others are not
+    victim = sorted((out / "flow").iterdir())[0]
+    victim.unlink()
+    third = extract_features([videos], out, cfg)
+    assert third.done == [victim.stem] and len(third.skipped) == 2
+    with pytest.raises(ConfigError, match="fps=25.0, not 30.0"):
+        extract_features([videos], out, ExtractConfig(streams=("flow",), fps=30.0, **FAST))
+    assert extract_features([videos], out, ExtractConfig(streams=("flow",), fps=30.0, overwrite=True, **FAST)).ok
+
+
+def test_shards_partition_the_videos_and_merge(tiny_videos: Path, tmp_path: Path) -> None:
+    ids = [f"v{i:02d}" for i in range(11)]
+    parts = [shard_ids(ids, i, 3) for i in range(3)]
+    assert sorted(sum(parts, [])) == ids and all(set(a).isdisjoint(b) for a in parts for b in parts if a is not b)
+
+    out = tmp_path / "feats"
+    videos = tiny_videos / "videos"
+    done = []
+    for i in range(2):
+        report = extract_features([videos], out, ExtractConfig(streams=("flow",), shard=(i, 2), **FAST))
+        done.append(set(report.done))
+    assert done[0].isdisjoint(done[1]) and done[0] | done[1] == {p.stem for p in videos.glob("*.mp4")}
+    assert len(FeatureDataset(out).annotations) == 3  # the last shard to finish lists everyone
+    (out / "annotations.json").unlink()
+    assert merge_outputs(out, ExtractConfig(**FAST)) == 3
+    assert _cli(["--merge", "--out", str(out), "--size", "112"]) == 0
+
+
+def test_shard_from_torchrun_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert ExtractConfig().resolved_shard == (2, 4)
+    assert ExtractConfig(shard=(0, 1)).resolved_shard == (0, 1)
+    with pytest.raises(ConfigError, match="--shard"):
+        extract_cli.parse_shard("3/3")
+
+
+def test_duplicate_video_ids_and_bad_settings(tiny_videos: Path, tmp_path: Path) -> None:
+    src = sorted((tiny_videos / "videos").glob("*.mp4"))[0]
+    (tmp_path / "a").mkdir()
+    shutil.copy(src, tmp_path / "a" / src.name)
+    with pytest.raises(ConfigError, match="given twice"):
+        find_videos([src, tmp_path / "a"])
+    for bad in (dict(streams=("depth",)), dict(size=224, resize_short=200), dict(batch_size=0)):
+        with pytest.raises(ConfigError):
+            ExtractConfig(**bad).validate()
