@@ -220,3 +220,27 @@ def test_config_round_trips_through_yaml(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     assert load_config(tmp_path / "c.yaml") == cfg
     assert np.isclose(cfg.pipeline.tiou_thresholds[-1], 0.7)
+
+
+def test_geometric_attention_is_where_streams_agree():
+    from cotal.pipeline import geometric_attention
+
+    a = np.array([0.7, 0.1, 0.1, 0.1], dtype=np.float32)
+    b = np.array([0.1, 0.1, 0.1, 0.7], dtype=np.float32)
+    same = geometric_attention([a, a])
+    np.testing.assert_allclose(same, a, rtol=1e-6)
+    g = geometric_attention([a, b])
+    assert np.isclose(g.sum(), 1.0) and g[0] == pytest.approx(g[3]) and g[0] > g[1]
+    assert geometric_attention([a, np.array([1.0, 0, 0, 0])])[1:].max() < 1e-4
+
+
+def test_geometric_pooling_run(toy_dataset, tmp_path):
+    metrics = fit(
+        toy_dataset, tmp_path / "run", load_config(None, _tiny(attention_pooling="geometric")), progress=False
+    )
+    assert len(metrics["rounds"]) == 2
+    from cotal.data.attention import load_attention
+
+    att = load_attention(tmp_path / "run" / "round_1" / "attention_train.npz")
+    assert set(att) == {"all"}
+    assert all(np.isclose(w.sum(), 1.0, atol=1e-5) for w in att["all"].values())

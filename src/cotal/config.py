@@ -59,6 +59,10 @@ class PipelineConfig:
         streams: feature streams used.
         fusion: "late" trains one model per stream and fuses at detection (authors' default);
             "joint" trains one model on the concatenated streams.
+        attention_pooling: how the next round pools the training videos. "per_stream": each stream with its
+            own model's class-agnostic attention S (the paper); "geometric": every stream with the normalised
+            geometric mean of the streams' S, i.e. where both streams agree (beyond the paper; chosen on a
+            development set, see docs/benchmarks.md). Joint fusion has one S either way.
         seed: seeds clustering, sampling, initialisation and dropout.
         tiou_thresholds: evaluation thresholds when ground truth exists (reported only).
     """
@@ -69,6 +73,7 @@ class PipelineConfig:
     warm_start: bool = False
     streams: tuple[str, ...] = ("rgb", "flow")
     fusion: Literal["late", "joint"] = "late"
+    attention_pooling: Literal["per_stream", "geometric"] = "per_stream"
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 

@@ -186,11 +186,13 @@ class Pipeline:
         return outputs
 
     def attention_of(self, outputs: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-        """Class-agnostic attention S per stream for re-pooling (a joint model's S serves every stream)."""
-        return {
-            (SHARED if name == "joint" else name): {vid: o["attention"] for vid, o in per_video.items()}
-            for name, per_video in outputs.items()
-        }
+        """Class-agnostic attention S for re-pooling: per stream, or shared (joint model / geometric pooling)."""
+        per_model = {name: {vid: o["attention"] for vid, o in per_video.items()} for name, per_video in outputs.items()}
+        if "joint" in per_model:
+            return {SHARED: per_model["joint"]}
+        if self.cfg.pipeline.attention_pooling == "geometric" and len(per_model) > 1:
+            return {SHARED: {vid: geometric_attention([s[vid] for s in per_model.values()]) for vid in self.train_ids}}
+        return per_model
 
     # -- the whole run ----------------------------------------------------------------------------
     def run_all(self) -> dict[str, Any]:
@@ -262,6 +264,16 @@ class Pipeline:
             mapping = build_mapping(assign, self.ds.annotations, method=method)
             out[method] = evaluate_detections(self.ds.annotations, apply_mapping(detections, mapping), **kw).to_json()
         return out
+
+
+def geometric_attention(attentions: Sequence[np.ndarray]) -> np.ndarray:
+    """Normalised geometric mean of K attention curves over the same T snippets: (K x (T,)) -> (T,) summing to 1.
+
+    High only where every stream attends, so one stream's attention to the scene is damped by the other's.
+    """
+    log = np.mean([np.log(np.maximum(a.astype(np.float64), 1e-12)) for a in attentions], axis=0)
+    w = np.exp(log - log.max())
+    return (w / w.sum()).astype(np.float32)
 
 
 def _model_streams(name: str, streams: tuple[str, ...]) -> str | tuple[str, ...]:

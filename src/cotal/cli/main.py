@@ -27,13 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cotal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"cotal.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"cotal.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"cotal.cli.{name}").register(sub)
     return parser
 
 

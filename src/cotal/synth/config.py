@@ -44,12 +44,12 @@ class StreamConfig:
 
 def _rgb_default() -> StreamConfig:
     # Appearance: the scene dominates the background, little class-agnostic motion.
-    return StreamConfig(scene=0.8, background=0.6, action=1.8, actionness=0.3, jitter=0.2, noise=0.7, common=0.0)
+    return StreamConfig(scene=0.8, background=0.6, action=1.8, actionness=0.3, jitter=0.2, noise=0.4, common=0.0)
 
 
 def _flow_default() -> StreamConfig:
     # Motion: weak scene (camera motion patterns), clear class motion and a strong "moving person" signal.
-    return StreamConfig(scene=0.2, background=0.4, action=2.4, actionness=0.7, jitter=0.2, noise=0.7, common=0.0)
+    return StreamConfig(scene=0.2, background=0.4, action=2.4, actionness=0.7, jitter=0.2, noise=0.4, common=0.0)
 
 
 @dataclass(frozen=True)

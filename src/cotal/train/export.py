@@ -73,7 +73,7 @@ def export_outputs(
     if not ids:
         return {}
     device = torch.device(device) if device is not None else next(net.parameters()).device
-    lengths = np.array([dataset.features(vid, streams[0]).shape[0] for vid in ids], dtype=np.int64)
+    lengths = np.array([dataset.feature_shape(vid, streams[0])[0] for vid in ids], dtype=np.int64)
     was_training = net.training
     net.eval()
     results: dict[str, dict[str, np.ndarray]] = {}

@@ -34,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from cotal.data import FeatureDataset
+from cotal.data.problems import stream_length_problem
 from cotal.errors import ConfigError, DataError
 from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig, ModelConfig
 from cotal.train.batching import CROP_MODES, collate, crop_indices, forward_bucketed
@@ -234,10 +235,11 @@ class Trainer:
             )
         lengths = np.empty(len(self.video_ids), dtype=np.int64)
         for i, vid in enumerate(self.video_ids):
-            per_stream = {s: self.dataset.features(vid, s).shape for s in self.streams}
-            if len({shape[0] for shape in per_stream.values()}) > 1:
-                raise DataError(f"{self.dataset.root}: video {vid!r}: streams have different lengths {per_stream}")
-            lengths[i] = next(iter(per_stream.values()))[0]
+            per_stream = {s: self.dataset.feature_shape(vid, s)[0] for s in self.streams}
+            problem = stream_length_problem(self.dataset.root, vid, per_stream)
+            if problem is not None:
+                raise problem.error()
+            lengths[i] = per_stream[self.streams[0]]
         return lengths
 
     def _fingerprint(self) -> dict[str, Any]:
