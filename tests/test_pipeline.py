@@ -105,6 +105,20 @@ def test_resume_refuses_a_different_config(unsup_run):
         fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
 
 
+def test_rerun_with_new_detection_settings_only_redetects(unsup_run, tmp_path):
+    data, run, metrics = unsup_run
+    part = tmp_path / "run"
+    shutil.copytree(run, part)
+    before = (part / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns
+    over = _tiny()
+    over["detect"] = {"nms": "soft", "max_per_video": 3}
+    again = fit(data, part, load_config(None, over), progress=False)
+    assert (part / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
+    assert again["rounds"] == metrics["rounds"]
+    assert all(len(d) <= 3 for d in read_json(part / "detections_test.json")["results"].values())
+    assert load_config(part / "config.yaml").detect.nms == "soft"
+
+
 def test_killed_run_resumes_to_the_same_result(unsup_run, tmp_path):
     """Delete the later stages of a finished run (as if killed after round 1): resuming reproduces them."""
     data, run, metrics = unsup_run

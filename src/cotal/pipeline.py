@@ -305,6 +305,13 @@ def _fmt(row: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
 
 
+def _training_part(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that determine clusters and models; detection and evaluation settings may change on a rerun."""
+    out = {k: v for k, v in config.items() if k != "detect"}
+    out["pipeline"] = {k: v for k, v in config.get("pipeline", {}).items() if k != "tiou_thresholds"}
+    return out
+
+
 def fit(
     data: str | os.PathLike,
     run_dir: str | os.PathLike,
@@ -315,14 +322,14 @@ def fit(
 ) -> dict[str, Any]:
     """Run the pipeline on a native-layout dataset; returns (and writes) ``RUN/metrics.json``.
 
-    Resumes when ``run_dir`` holds an earlier run of the same configuration; refuses a different one.
+    Resumes when ``run_dir`` holds an earlier run of the same configuration; refuses a different one, except
+    that detection and evaluation settings may change: a rerun then only re-detects and re-evaluates.
     """
     run_dir = Path(run_dir)
     resolved = config.to_dict()
     existing = run_dir / "config.yaml"
-    if existing.exists():
-        if read_yaml(existing) != resolved:
-            raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
+    if existing.exists() and _training_part(read_yaml(existing)) != _training_part(resolved):
+        raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
     dataset = FeatureDataset(data)
     torch.manual_seed(config.pipeline.seed)
     pipe = Pipeline(dataset, config, run_dir, progress=progress)
