@@ -73,7 +73,7 @@ class PipelineConfig:
     warm_start: bool = False
     streams: tuple[str, ...] = ("rgb", "flow")
     fusion: Literal["late", "joint"] = "late"
-    attention_pooling: Literal["per_stream", "geometric"] = "per_stream"
+    attention_pooling: Literal["per_stream", "geometric"] = "geometric"
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
