@@ -258,3 +258,32 @@ def test_geometric_pooling_run(toy_dataset, tmp_path):
     att = load_attention(tmp_path / "run" / "round_1" / "attention_train.npz")
     assert set(att) == {"all"}
     assert all(np.isclose(w.sum(), 1.0, atol=1e-5) for w in att["all"].values())
+
+
+def test_warm_start_changes_later_rounds(unsup_run, tmp_path):
+    import torch
+
+    from cotal.train import load_model
+
+    data, run, _ = unsup_run
+    fit(data, tmp_path / "run", load_config(None, _tiny(warm_start=True)), progress=False)
+    warm, _ = load_model(tmp_path / "run" / "round_2" / "model_rgb" / "model.pt")
+    cold, _ = load_model(run / "round_2" / "model_rgb" / "model.pt")
+    first, _ = load_model(run / "round_1" / "model_rgb" / "model.pt")
+    same_round1, _ = load_model(tmp_path / "run" / "round_1" / "model_rgb" / "model.pt")
+
+    def same(m1: torch.nn.Module, m2: torch.nn.Module) -> bool:
+        s1, s2 = m1.state_dict(), m2.state_dict()
+        return all(torch.equal(s1[k], s2[k]) for k in s1)
+
+    assert same(first, same_round1)  # round 1 starts fresh either way
+    assert not same(warm, cold)
+
+
+def test_auto_clusters_are_estimated_once(unsup_run, tmp_path):
+    data, _, _ = unsup_run
+    over = _tiny(clusters="auto")
+    over["cluster"] = {"solver": "sparse", "n_neighbors": 5}
+    metrics = fit(data, tmp_path / "run", load_config(None, over), progress=False)
+    assert len({r["num_clusters"] for r in metrics["rounds"]}) == 1
+    assert (tmp_path / "run" / "round_2" / "outputs_train_rgb.npz").exists()

@@ -102,6 +102,7 @@ class Pipeline:
         self.progress = progress
         self.log = get_logger()
         self.timings: dict[str, float] = {}
+        self.num_clusters: int | None = None
         self.models = model_inputs(config, dataset)
         self.train_ids = dataset.train_ids
         self.test_ids = dataset.test_ids
@@ -114,28 +115,38 @@ class Pipeline:
         path = round_dir / "clusters.json"
         if path.exists():
             assign = read_clusters(path)
-            return np.array([assign[v] for v in self.train_ids], dtype=np.int64)
+            labels = np.array([assign[v] for v in self.train_ids], dtype=np.int64)
+            fixed = self.cfg.pipeline.clusters
+            self.num_clusters = self.num_clusters or (fixed if isinstance(fixed, int) else int(labels.max()) + 1)
+            return labels
         streams = tuple(self.cfg.pipeline.streams)
         with stage_timer(self.timings, "clustering"):
             x = video_descriptors(self.ds, self.train_ids, attention, streams)
             c = self.cfg.cluster
             est = SpectralVideoClustering(
-                n_clusters=self.cfg.pipeline.clusters,
+                # "auto" estimates C once, on the first clustering; later rounds keep it.
+                n_clusters=self.num_clusters or self.cfg.pipeline.clusters,
                 solver=c.solver,
                 n_neighbors=c.n_neighbors,
                 n_init=c.n_init,
                 random_state=self.cfg.pipeline.seed,
             )
             labels = est.fit_predict(x)
+            self.num_clusters = est.n_clusters_
         if self.run.is_main:
             write_clusters(path, dict(zip(self.train_ids, labels.tolist(), strict=True)))
         barrier()
         return labels
 
     def train(
-        self, round_dir: Path, targets: np.ndarray, groups: list[list[int]], round_index: int
+        self,
+        round_dir: Path,
+        targets: np.ndarray,
+        groups: list[list[int]],
+        round_index: int,
+        previous: dict[str, torch.nn.Module] | None = None,
     ) -> dict[str, torch.nn.Module]:
-        """Train one fresh model per input (stream or joint) on ``targets``."""
+        """Train one model per input (stream or joint) on ``targets``: fresh, or from ``previous`` (warm start)."""
         models = {}
         for name, streams in self.models:
             out_dir = round_dir / f"model_{name}"
@@ -168,6 +179,7 @@ class Pipeline:
                         run_dir=out_dir,
                         resume=True,
                         progress=self.progress,
+                        init_state=previous[name].state_dict() if previous else None,
                     )
         return models
 
@@ -204,28 +216,29 @@ class Pipeline:
             class_names = self.ds.classes
             final_dir = self.run.path / "round_1"
             models = self.train(final_dir, targets, groups, 1)
+            self.export(models, self.train_ids, final_dir / "outputs_train_{}.npz")
             assign = None
         else:
-            attention = None
+            attention, models = None, {}
             for r in range(1, cfg.rounds + 1):
                 round_dir = self.run.path / f"round_{r}"
                 labels = self.cluster(round_dir, attention)
                 assign = dict(zip(self.train_ids, labels.tolist(), strict=True))
-                row = {"round": r - 1, "num_clusters": int(labels.max()) + 1}
+                row = {"round": r - 1, "num_clusters": self.num_clusters}
                 if labelled:
                     row.update(clustering_metrics(assign, self.ds.annotations, video_ids=self.train_ids))
                 round_metrics.append(row)
                 self.log.info("clustering %d: %s", r - 1, _fmt(row))
-                num_clusters = int(labels.max()) + 1
-                targets, groups = cluster_targets(labels, num_clusters)
-                models = self.train(round_dir, targets, groups, r)
-                if r < cfg.rounds:
-                    outputs = self.export(models, self.train_ids, round_dir / "outputs_train_{}.npz")
-                    attention = self.attention_of(outputs)
-                    if self.run.is_main:
-                        save_attention(round_dir / "attention_train.npz", attention)
+                targets, groups = cluster_targets(labels, self.num_clusters)
+                warm = models if cfg.warm_start and r > 1 else None
+                models = self.train(round_dir, targets, groups, r, previous=warm)
+                # Every round exports S of all training videos (the last round's is kept for users).
+                outputs = self.export(models, self.train_ids, round_dir / "outputs_train_{}.npz")
+                attention = self.attention_of(outputs)
+                if self.run.is_main:
+                    save_attention(round_dir / "attention_train.npz", attention)
             final_dir = round_dir
-            class_names = [str(c) for c in range(num_clusters)]
+            class_names = [str(c) for c in range(self.num_clusters)]
             if self.run.is_main:
                 write_clusters(self.run.path / "clusters.json", assign)
         if self.run.is_main:

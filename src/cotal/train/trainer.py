@@ -167,6 +167,7 @@ class Trainer:
         train_config: TrainConfig,
         run_dir: str | Path,
         progress: bool = True,
+        init_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.dataset = dataset
         self.video_ids = list(video_ids)
@@ -193,6 +194,13 @@ class Trainer:
 
         torch.manual_seed(train_config.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
         self.model = CoAttentionModel(model_config).to(device)
+        self.init_digest = None
+        if init_state is not None:  # warm start (e.g. from the previous co-attention round)
+            self.model.load_state_dict(init_state)
+            digest = hashlib.sha256()
+            for name, tensor in sorted(init_state.items()):
+                digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
+            self.init_digest = digest.hexdigest()
         torch.manual_seed(train_config.seed + self.dist.rank)  # dropout differs across ranks' shards
         self.loss_fn = CoAttentionLoss(loss_config).to(device)
         self.optimizer = torch.optim.Adam(
@@ -254,6 +262,7 @@ class Trainer:
             "train": train,
             "data": data.hexdigest(),
             "world_size": self.dist.world_size,
+            "init": self.init_digest,
         }
         return json.loads(json.dumps(raw))
 
@@ -436,6 +445,7 @@ def train_model(
     resume: bool = True,
     progress: bool = True,
     max_steps: int | None = None,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> CoAttentionModel:
     """Train a co-attention model on training videos with (pseudo-)label distributions.
 
@@ -451,6 +461,7 @@ def train_model(
         resume: continue from ``run_dir/checkpoint.pt`` when it exists (same run only; else ConfigError).
         progress: show a tqdm bar (rank 0 only).
         max_steps: stop after this update (checkpointing there) instead of the end, e.g. for a time limit.
+        init_state: initial weights (a ``state_dict`` of the same architecture) instead of a random init.
 
     Returns:
         The trained model (unwrapped from DDP) in eval mode, on the training device.
@@ -466,6 +477,7 @@ def train_model(
         train_config=train_config,
         run_dir=run_dir,
         progress=progress,
+        init_state=init_state,
     )
     return trainer.fit(resume=resume, max_steps=max_steps)
 
