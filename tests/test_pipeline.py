@@ -209,7 +209,7 @@ def test_fit_rejects_a_missing_stream(toy_dataset, tmp_path):
 
 def test_config_presets_inheritance_and_errors(tmp_path):
     demo = load_config("demo")
-    assert demo.pipeline.rounds == 3
+    assert demo.pipeline.rounds == 2
     child = tmp_path / "child.yaml"
     child.write_text("_base_: demo\ntrain:\n  epochs: 7\n")
     cfg = load_config(child)
