@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import write_toy_dataset
 from cotal.cli.main import main
 from cotal.data import FeatureDataset, check_dataset
 from cotal.errors import DataError
+from toy_data import write_toy_dataset
 
 
 def _db(root: Path) -> dict:
