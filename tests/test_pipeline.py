@@ -287,3 +287,14 @@ def test_auto_clusters_are_estimated_once(unsup_run, tmp_path):
     metrics = fit(data, tmp_path / "run", load_config(None, over), progress=False)
     assert len({r["num_clusters"] for r in metrics["rounds"]}) == 1
     assert (tmp_path / "run" / "round_2" / "outputs_train_rgb.npz").exists()
+
+
+def test_cli_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--videos", "16", "--classes", "2", "--dim", "16", "--quiet"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Clustering of the training videos" in text and "weakly supervised" in text
+    for run in ("unsupervised", "weakly_supervised"):
+        report = (out / run / "report.html").read_text()
+        assert report.count("data:image/png;base64,") >= 2 and "mAP" in report

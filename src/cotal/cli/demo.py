@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--videos", type=int, default=80, help="videos to generate (half train, half test)")
-    p.add_argument("--classes", type=int, default=5, help="action classes (= clusters)")
+    p.add_argument("--videos", type=int, default=200, help="videos to generate (half train, half test)")
+    p.add_argument("--classes", type=int, default=8, help="action classes (= clusters)")
     p.add_argument("--dim", type=int, default=256, help="feature dimension per stream")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
