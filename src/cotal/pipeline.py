@@ -37,10 +37,11 @@ from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import apply_mapping, build_mapping, clustering_metrics, evaluate_detections
 from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
-from cotal.train import export_outputs, load_model, load_outputs, save_outputs, train_model
+from cotal.train import export_outputs, label_targets, load_model, load_outputs, save_outputs, train_model
 from cotal.train.distributed import barrier, dist_info
 from cotal.utils.io import read_json, read_yaml, write_json
 from cotal.utils.run import RunDir, get_logger, stage_timer
+from cotal.utils.seed import seed_everything
 
 FINAL = "final.json"
 
@@ -60,24 +61,18 @@ def model_inputs(config: Config, dataset: FeatureDataset) -> list[tuple[str, tup
 
 def video_label_targets(dataset: FeatureDataset, video_ids: Sequence[str]) -> tuple[np.ndarray, list[list[int]]]:
     """Ground-truth video-level targets (weak supervision): (N, C) distributions and class ids per video."""
-    classes = dataset.classes
-    index = {c: i for i, c in enumerate(classes)}
-    targets = np.zeros((len(video_ids), len(classes)), dtype=np.float32)
-    groups: list[list[int]] = []
-    for row, vid in enumerate(video_ids):
-        labels = [index[lab] for lab in dataset[vid].video_labels]
+    index = {c: i for i, c in enumerate(dataset.classes)}
+    groups = [[index[lab] for lab in dataset[vid].video_labels] for vid in video_ids]
+    for vid, labels in zip(video_ids, groups, strict=True):
         if not labels:
             raise DataError(f"{dataset.root}: training video {vid!r} has no labels; weak supervision needs them")
-        targets[row, labels] = 1.0 / len(labels)
-        groups.append(labels)
-    return targets, groups
+    return label_targets(groups, len(index)), groups
 
 
 def cluster_targets(labels: np.ndarray, num_clusters: int) -> tuple[np.ndarray, list[list[int]]]:
     """One-hot pseudo-label targets (N, C) and the cluster of each video."""
-    targets = np.zeros((len(labels), num_clusters), dtype=np.float32)
-    targets[np.arange(len(labels)), labels] = 1.0
-    return targets, [[int(c)] for c in labels]
+    groups = [[int(c)] for c in labels]
+    return label_targets(groups, num_clusters), groups
 
 
 def has_labels(dataset: FeatureDataset, video_ids: Sequence[str]) -> bool:
@@ -344,7 +339,7 @@ def fit(
     if existing.exists() and _training_part(read_yaml(existing)) != _training_part(resolved):
         raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
     dataset = FeatureDataset(data)
-    torch.manual_seed(config.pipeline.seed)
+    seed_everything(config.pipeline.seed)
     pipe = Pipeline(dataset, config, run_dir, progress=progress)
     pipe.run.start(resolved, seed=config.pipeline.seed, argv=argv, extra={"data": str(Path(data).resolve())})
     return pipe.run_all()
