@@ -2,7 +2,8 @@
 
 Shapes: B videos, T snippets (padded to the longest), D input dim, C classes.
 
-    x (B,T,D) -> channel dropout -> base Conv1d(D->256,k=3)+ReLU            (B,256,T)
+    x (B,T,D) -> (x - shift) * scale                                         input standardisation
+      -> channel dropout -> base Conv1d(D->256,k=3)+ReLU                      (B,256,T)
       -> FAB: [global: Conv1d k=1 ->128 + ReLU, non-local | pyramid 4x32 | temporal conv (optional)]
          concatenated (code) or fused by a Conv1d (deck)                   X_cs (B,T,E), E = 256 by default
       -> A = Linear(X_cs)                                                  cas  (B,T,C)
@@ -163,6 +164,18 @@ class CoAttentionModel(nn.Module):
         self.cls_head = nn.Linear(self.fab.out_dim, c.num_classes)
         self.att_branch = nn.Conv1d(c.base_dim, c.attention_dim, c.attention_kernel, padding=c.attention_kernel // 2)
         self.att_head = nn.Linear(c.attention_dim, 1)
+        # Input standardisation is part of the model (saved with its weights), so every consumer of a model
+        # file (detect, export) feeds it raw features; identity until set_input_normalization.
+        self.register_buffer("input_shift", torch.zeros(c.in_dim))
+        self.register_buffer("input_scale", torch.ones(c.in_dim))
+
+    def set_input_normalization(self, shift: Tensor, scale: Tensor) -> None:
+        """Set the (D,) affine input map ``x' = (x - shift) * scale`` (training-set statistics)."""
+        shift, scale = torch.as_tensor(shift).reshape(-1), torch.as_tensor(scale).reshape(-1)
+        if shift.shape != self.input_shift.shape or scale.shape != self.input_scale.shape:
+            raise ConfigError(f"input normalization must have {self.config.in_dim} entries, got {tuple(shift.shape)}")
+        self.input_shift.copy_(shift)
+        self.input_scale.copy_(scale)
 
     @property
     def cs_dim(self) -> int:
@@ -175,7 +188,7 @@ class CoAttentionModel(nn.Module):
             raise ConfigError(f"model input has shape {tuple(x.shape)}, expected (B, T, {self.config.in_dim})")
         mask = check_mask(mask, x)
         m = mask.unsqueeze(-1).to(x.dtype)  # (B,T,1)
-        h = x * m
+        h = (x - self.input_shift) * self.input_scale * m
         if self.training and self.config.dropout > 0:
             # Drop whole input channels per video (Dropout2d on (B,D,T,1) in the authors' code).
             h = h * F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), p=self.config.dropout, training=True)

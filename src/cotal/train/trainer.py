@@ -168,6 +168,7 @@ class Trainer:
         run_dir: str | Path,
         progress: bool = True,
         init_state: dict[str, torch.Tensor] | None = None,
+        input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.dataset = dataset
         self.video_ids = list(video_ids)
@@ -194,6 +195,11 @@ class Trainer:
 
         torch.manual_seed(train_config.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
         self.model = CoAttentionModel(model_config).to(device)
+        self.norm_digest = None
+        if input_normalization is not None:
+            shift, scale = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in input_normalization)
+            self.model.set_input_normalization(shift, scale)
+            self.norm_digest = hashlib.sha256(shift.numpy().tobytes() + scale.numpy().tobytes()).hexdigest()
         self.init_digest = None
         if init_state is not None:  # warm start (e.g. from the previous co-attention round)
             self.model.load_state_dict(init_state)
@@ -263,6 +269,7 @@ class Trainer:
             "data": data.hexdigest(),
             "world_size": self.dist.world_size,
             "init": self.init_digest,
+            "input_normalization": self.norm_digest,
         }
         return json.loads(json.dumps(raw))
 
@@ -446,6 +453,7 @@ def train_model(
     progress: bool = True,
     max_steps: int | None = None,
     init_state: dict[str, torch.Tensor] | None = None,
+    input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CoAttentionModel:
     """Train a co-attention model on training videos with (pseudo-)label distributions.
 
@@ -462,6 +470,8 @@ def train_model(
         progress: show a tqdm bar (rank 0 only).
         max_steps: stop after this update (checkpointing there) instead of the end, e.g. for a time limit.
         init_state: initial weights (a ``state_dict`` of the same architecture) instead of a random init.
+        input_normalization: (shift, scale), two (in_dim,) arrays: the model standardises its input as
+            ``(x - shift) * scale`` (training-set statistics, :mod:`cotal.data.normalize`); None: identity.
 
     Returns:
         The trained model (unwrapped from DDP) in eval mode, on the training device.
@@ -478,6 +488,7 @@ def train_model(
         run_dir=run_dir,
         progress=progress,
         init_state=init_state,
+        input_normalization=input_normalization,
     )
     return trainer.fit(resume=resume, max_steps=max_steps)
 
@@ -504,7 +515,10 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[CoAttentionModel,
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
         raise DataError(f"{path}: not a cotal model file")
     model = CoAttentionModel(ModelConfig.from_dict(state["model_config"])).to(device)
-    model.load_state_dict(state["state_dict"])
+    weights = state["state_dict"]
+    for key in ("input_shift", "input_scale"):  # model files written before input standardisation existed
+        weights.setdefault(key, getattr(model, key))
+    model.load_state_dict(weights)
     model.eval()
     return model, tuple(state["streams"])
 
