@@ -113,6 +113,16 @@ class SynthConfig:
         context_strength: class amplitude of a context event relative to the action.
         context_seconds: mean length of a context event.
 
+    Per-video signatures and uneven scales (the hard case of real non-I3D features; off by default)
+        signature: norm of a per-video constant drawn from a pool of ``num_subjects`` subject prototypes (who
+            recorded the video, which sensor), independent of the class and present in every snippet, like
+            the same person's background motion in wrist recordings.
+        num_subjects: size of that pool.
+        scale_spread: std of the natural log of a per-dimension gain applied to the final features (0: every
+            dimension on the same scale; 2: gains spread over about two orders of magnitude).
+        offset: size of a per-dimension constant offset (times the dimension's gain), like the non-zero means
+            of raw statistics.
+
     Per-stream amplitudes
         rgb, flow: :class:`StreamConfig` of each stream.
     """
@@ -164,11 +174,17 @@ class SynthConfig:
     context_strength: float = 0.4
     context_seconds: float = 2.0
 
+    signature: float = 0.0
+    num_subjects: int = 8
+    scale_spread: float = 0.0
+    offset: float = 0.0
+
     rgb: StreamConfig = field(default_factory=_rgb_default)
     flow: StreamConfig = field(default_factory=_flow_default)
 
     def __post_init__(self) -> None:
         positive_ints = ("dim", "latent_dim", "num_videos", "num_classes", "num_scenes", "scenes_per_class")
+        positive_ints += ("num_subjects",)
         positive_ints += ("num_background_types", "background_types_per_video", "family_size", "class_modes")
         for key in positive_ints:
             value = getattr(self, key)
@@ -196,7 +212,7 @@ class SynthConfig:
                 raise ConfigError(f"synth config: {key} must lie in [0, 1], got {value!r}")
         if not 0 <= self.noise_ar < 1:
             raise ConfigError(f"synth config: noise_ar must lie in [0, 1), got {self.noise_ar!r}")
-        for key in ("sensor_noise", "ramp_seconds", "context_rate"):
+        for key in ("sensor_noise", "ramp_seconds", "context_rate", "signature", "scale_spread", "offset"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"synth config: {key} must be >= 0, got {getattr(self, key)!r}")
         for lo, hi in (("min_duration", "max_duration"), ("min_segments", "max_segments")):

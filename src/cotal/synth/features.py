@@ -62,6 +62,9 @@ class StreamWorld:
         modes: (C, M, L) unit intra-class mode directions.
         actionness: (L,) unit class-agnostic action direction.
         strength: (C,) class amplitude multiplier (``weak_stream_factor`` for classes weak in this stream).
+        subjects: (P, L) unit subject-signature prototypes.
+        gain: (D,) per-dimension gain of the final features (ones unless ``scale_spread``).
+        offset: (D,) per-dimension constant offset (zeros unless ``offset``).
     """
 
     embed: np.ndarray
@@ -70,6 +73,9 @@ class StreamWorld:
     modes: np.ndarray
     actionness: np.ndarray
     strength: np.ndarray
+    subjects: np.ndarray
+    gain: np.ndarray
+    offset: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class VideoPlan:
         background: (T,) background type per snippet.
         context_masks: (T, E) soft masks of context events (zero inside actions).
         context_classes, context_modes: (E,) class and mode shown by each context event.
+        subject: index of the video's subject signature (used when ``signature`` > 0).
     """
 
     scene: int
@@ -98,6 +105,7 @@ class VideoPlan:
     context_masks: np.ndarray
     context_classes: np.ndarray
     context_modes: np.ndarray
+    subject: int
 
 
 class SynthGenerator:
@@ -147,6 +155,11 @@ class SynthGenerator:
         modes = _unit(np.sqrt(1 - c.mode_spread) * centre[:, None, :] + np.sqrt(c.mode_spread) * mode_own)
         strength = np.ones(n_cls)
         strength[weak] = c.weak_stream_factor
+        # Drawn from their own generator so that adding these knobs left every default dataset byte-identical.
+        extra = np.random.default_rng(np.random.SeedSequence([self.seed, _WORLD_TAG, index, 1]))
+        subjects = _unit(extra.standard_normal((c.num_subjects, L)))
+        gain = np.exp(c.scale_spread * extra.standard_normal(c.dim))
+        offset = c.offset * gain * np.abs(extra.standard_normal(c.dim))
         return StreamWorld(
             embed=embed.astype(np.float32),
             scenes=scenes,
@@ -154,6 +167,9 @@ class SynthGenerator:
             modes=modes,
             actionness=actionness,
             strength=strength,
+            subjects=subjects,
+            gain=gain.astype(np.float32),
+            offset=offset.astype(np.float32),
         )
 
     def num_snippets(self, video: VideoAnnotation) -> int:
@@ -180,6 +196,8 @@ class SynthGenerator:
                 noise = rng.standard_normal(x.shape, dtype=np.float32)
                 x += np.float32(self.config.sensor_noise / np.sqrt(self.config.dim)) * noise
             x += np.float32(self.config.stream(stream).common / np.sqrt(self.config.dim))
+            if self.config.scale_spread > 0 or self.config.offset > 0:
+                x = x * self.worlds[stream].gain + self.worlds[stream].offset
             if self.config.nonnegative:
                 np.maximum(x, 0, out=x)
             out[stream] = x
@@ -216,6 +234,8 @@ class SynthGenerator:
             context_masks=_soft_masks(centres, ctx_segments, c.ramp_seconds) * (1 - presence)[:, None],
             context_classes=ctx_class,
             context_modes=video_mode[ctx_class],
+            # Hash of the id, not the plan's generator, so default datasets keep their bytes.
+            subject=video_key(video.video_id) % c.num_subjects,
         )
 
     def video_latents(self, video: VideoAnnotation) -> dict[str, np.ndarray]:
@@ -240,6 +260,8 @@ class SynthGenerator:
                 x += (p.context_masks * amp) @ world.modes[p.context_classes, p.context_modes]
             x += np.outer(sc.actionness * p.presence * p.envelope, world.actionness)
             x += sc.jitter * _unit(rng.standard_normal(c.latent_dim))
+            if c.signature > 0:
+                x += c.signature * world.subjects[p.subject]
             x += sc.noise * _ar1(rng, len(p.presence), c.latent_dim, c.noise_ar)
             out[stream] = x
         return out
