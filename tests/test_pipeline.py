@@ -298,3 +298,62 @@ def test_cli_demo_end_to_end(tmp_path, capsys):
     for run in ("unsupervised", "weakly_supervised"):
         report = (out / run / "report.html").read_text()
         assert report.count("data:image/png;base64,") >= 2 and "mAP" in report
+
+
+def test_zscore_run_stores_the_statistics_in_the_run_and_the_models(toy_dataset, tmp_path):
+    """Features on a wild scale: the run standardises with training statistics and `detect` reuses them."""
+    from cotal.data import FeatureDataset
+    from cotal.data.normalize import load_normalization
+    from cotal.pipeline import detect_run
+    from cotal.train import load_model
+    from cotal.utils.io import write_npy
+
+    ds = FeatureDataset(toy_dataset)
+    for v in ds.video_ids():
+        for s in ds.streams:
+            write_npy(toy_dataset / s / f"{v}.npy", np.asarray(ds.features(v, s)) * 1000 + 50)
+    over = _tiny(rounds=1)
+    over["data"] = {"normalize": "zscore"}
+    run = tmp_path / "run"
+    fit(toy_dataset, run, load_config(None, over), progress=False)
+    norm = load_normalization(run / "normalization.npz")
+    train = np.concatenate([np.asarray(FeatureDataset(toy_dataset).features(v, "rgb")) for v in ds.train_ids])
+    assert norm.method == "zscore"
+    np.testing.assert_allclose(norm.streams["rgb"].shift, train.mean(0), rtol=1e-4)
+    model, _ = load_model(run / "round_1" / "model_rgb" / "model.pt")
+    np.testing.assert_array_equal(model.input_shift.numpy(), norm.streams["rgb"].shift)
+    again = detect_run(run, toy_dataset, subset="test")
+    assert again == read_json(run / "detections_test.json")["results"]
+
+
+def test_round_signals_selection_and_core(unsup_run, tmp_path):
+    data, _, _ = unsup_run
+    over = _tiny(rounds=3, select_round="best", core_fraction=0.5, heldout_fraction=0.2)
+    over["cluster"] = {"pooling": "distinctive"}
+    run = tmp_path / "run"
+    metrics = fit(data, run, load_config(None, over), progress=False)
+    rows = metrics["rounds"]
+    assert rows and all(
+        {"silhouette", "heldout_accuracy", "attention_distinctiveness", "trained_on"} <= set(r) for r in rows
+    )
+    n = rows[0]["num_videos"]
+    assert rows[0]["trained_on"] < n  # a confident core minus the held-out videos
+    sel = metrics["selected_round"]
+    scores = [r["silhouette"] for r in rows if not r["inverted"]]
+    assert rows[sel - 1]["silhouette"] == max(scores)
+    assert read_json(run / "clusters.json") == read_json(run / f"round_{sel}" / "clusters.json")
+    assert read_json(run / "final.json")["models"]["rgb"] == f"round_{sel}/model_rgb/model.pt"
+    assert (run / "round0_weights.npz").exists()
+
+
+def test_inverted_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
+    """A model whose S favours the shared background ends the rounds; its S never pools a clustering."""
+    from cotal import pipeline
+
+    data, _, _ = unsup_run
+    monkeypatch.setattr(pipeline.signals, "attention_distinctiveness", lambda att, d: -0.5)
+    run = tmp_path / "run"
+    metrics = fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
+    assert len(metrics["rounds"]) == 1 and metrics["rounds"][0]["inverted"]
+    assert metrics["selected_round"] == 1 and not (run / "round_2").exists()
+    assert "inverted attention" in (run / "log.txt").read_text()

@@ -30,18 +30,40 @@ PRESETS = ("demo", "thumos14", "activitynet12")
 
 
 @dataclass
+class DataConfig:
+    """How features enter the method.
+
+    Attributes:
+        normalize: "zscore" standardises every dimension of each stream with the mean and standard deviation of
+            the training videos' snippets (stored in the run and inside every model); "none" feeds raw features.
+    """
+
+    normalize: Literal["none", "zscore"] = "none"
+
+
+@dataclass
 class ClusterConfig:
-    """Spectral clustering of video descriptors (SPEC section 3).
+    """Spectral clustering of video descriptors (SPEC section 3) and the label-free round-0 descriptor.
 
     Attributes:
         solver: "auto" (dense while the N x N affinity fits, else sparse kNN), "dense" or "sparse".
         n_init: k-means restarts on the spectral embedding.
         n_neighbors: neighbours per video in the sparse kNN graph.
+        pooling: snippet weights of the first clustering, before any model exists: "mean" (the paper),
+            "distinctive" (the ``top_fraction`` of each video's snippets farthest from its median snippet) or
+            "idf" (snippets weighted by how rare their codeword is across the training videos).
+        top_fraction: share of snippets kept by "distinctive" pooling.
+        codebook_size: codewords of "idf" pooling.
+        center: subtract each video's median snippet before pooling (removes per-video signatures), every round.
     """
 
     solver: Literal["auto", "dense", "sparse"] = "auto"
     n_init: int = 10
     n_neighbors: int = 30
+    pooling: Literal["mean", "distinctive", "idf"] = "mean"
+    top_fraction: float = 0.3
+    codebook_size: int = 64
+    center: bool = False
 
 
 @dataclass
@@ -65,6 +87,20 @@ class PipelineConfig:
             development set, see docs/benchmarks.md). Joint fusion has one S either way.
         seed: seeds clustering, sampling, initialisation and dropout.
         tiou_thresholds: evaluation thresholds when ground truth exists (reported only).
+        select_round: which round's clusters and model the run ends with: "last", or "best" by the label-free
+            score ``select_by`` (docs/clustering.md, "Round signals"); with "best", the rounds also stop
+            after ``patience`` rounds without improvement (0: never early).
+        select_by: the label-free round score: "silhouette" (cosine silhouette of the round's descriptors
+            under its clusters) or "heldout" (how well the round's model predicts the pseudo-labels of the
+            training videos held out from its training; needs ``heldout_fraction`` > 0).
+        patience: rounds without a better score before stopping (select_round "best" only; 0: run all).
+        core_fraction: share of each cluster's most confident videos (spectral-embedding margin) the first
+            model trains on; the share grows linearly to 1 at the last round. 1: every video, every round.
+        heldout_fraction: share of training videos left out of each round's training to measure how well the
+            model predicts their pseudo-labels (a label-free signal). 0: train on all.
+        attention_guard: stop the rounds when a model's class-agnostic attention S favours what every video
+            shares over what sets each video apart (median rank correlation of S with snippet
+            distinctiveness below 0); that round is not selectable and its S never pools a clustering.
     """
 
     supervision: Literal["none", "weak"] = "none"
@@ -76,6 +112,22 @@ class PipelineConfig:
     attention_pooling: Literal["per_stream", "geometric"] = "geometric"
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+    select_round: Literal["last", "best"] = "last"
+    select_by: Literal["silhouette", "heldout"] = "silhouette"
+    patience: int = 0
+    core_fraction: float = 1.0
+    heldout_fraction: float = 0.0
+    attention_guard: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.core_fraction <= 1:
+            raise ConfigError(f"pipeline.core_fraction must lie in (0, 1], got {self.core_fraction!r}")
+        if not 0 <= self.heldout_fraction < 0.5:
+            raise ConfigError(f"pipeline.heldout_fraction must lie in [0, 0.5), got {self.heldout_fraction!r}")
+        if self.patience < 0:
+            raise ConfigError(f"pipeline.patience must be >= 0, got {self.patience!r}")
+        if self.select_by == "heldout" and self.heldout_fraction == 0 and self.select_round == "best":
+            raise ConfigError("pipeline.select_by=heldout needs pipeline.heldout_fraction > 0")
 
 
 @dataclass
@@ -83,6 +135,7 @@ class Config:
     """The whole resolved configuration of a run (written to ``RUN/config.yaml``)."""
 
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -28,11 +28,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import adjusted_rand_score
 
-from cotal.cluster import SpectralVideoClustering, video_descriptors
+from cotal.cluster import SpectralVideoClustering, signals, video_descriptors
+from cotal.cluster.descriptors import distinctiveness, joint_snippets, round0_weights
 from cotal.config import Config
 from cotal.data import FeatureDataset
-from cotal.data.attention import SHARED, save_attention
+from cotal.data.attention import SHARED, load_attention, save_attention
+from cotal.data.normalize import Normalization, fit_normalization, load_normalization, save_normalization
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import apply_mapping, build_mapping, clustering_metrics, evaluate_detections
@@ -105,18 +108,62 @@ class Pipeline:
             raise DataError(f"{dataset.root}: subset {dataset.meta.train_subset!r} has {len(self.train_ids)} videos")
 
     # -- stages -----------------------------------------------------------------------------------
-    def cluster(self, round_dir: Path, attention: dict[str, dict[str, np.ndarray]] | None) -> np.ndarray:
-        """Cluster the training videos (pooled with ``attention``, mean pooling when None)."""
-        path = round_dir / "clusters.json"
+    def normalization(self) -> Normalization:
+        """The run's input standardisation, fitted on the training videos once and stored in the run."""
+        path = self.run.path / "normalization.npz"
         if path.exists():
+            return load_normalization(path)
+        norm = fit_normalization(self.ds, self.train_ids, tuple(self.cfg.pipeline.streams), self.cfg.data.normalize)
+        if self.run.is_main:
+            save_normalization(path, norm)
+        barrier()
+        return norm
+
+    def round0_attention(self) -> dict[str, dict[str, np.ndarray]] | None:
+        """Label-free snippet weights of the first clustering (None: the paper's mean pooling)."""
+        c = self.cfg.cluster
+        path = self.run.path / "round0_weights.npz"
+        if c.pooling == "mean":
+            return None
+        if path.exists():
+            return load_attention(path)
+        with stage_timer(self.timings, "clustering"):
+            weights = round0_weights(
+                self.ds,
+                self.train_ids,
+                c.pooling,
+                streams=self.cfg.pipeline.streams,
+                normalization=self.norm,
+                center=c.center,
+                fraction=c.top_fraction,
+                codebook_size=c.codebook_size,
+                seed=self.cfg.pipeline.seed,
+            )
+        attention = {SHARED: weights}
+        if self.run.is_main:
+            save_attention(path, attention)
+        return attention
+
+    def cluster(
+        self, round_dir: Path, attention: dict[str, dict[str, np.ndarray]] | None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Cluster the training videos (pooled with ``attention``, mean pooling when None).
+
+        Returns the (N,) cluster of each training video and the clustering's label-free signals
+        (``silhouette`` and per-video ``confidence``).
+        """
+        path, info_path = round_dir / "clusters.json", round_dir / "clustering.json"
+        if path.exists() and info_path.exists():
             assign = read_clusters(path)
             labels = np.array([assign[v] for v in self.train_ids], dtype=np.int64)
             fixed = self.cfg.pipeline.clusters
             self.num_clusters = self.num_clusters or (fixed if isinstance(fixed, int) else int(labels.max()) + 1)
-            return labels
+            return labels, read_json(info_path)
         streams = tuple(self.cfg.pipeline.streams)
         with stage_timer(self.timings, "clustering"):
-            x = video_descriptors(self.ds, self.train_ids, attention, streams)
+            x = video_descriptors(
+                self.ds, self.train_ids, attention, streams, normalization=self.norm, center=self.cfg.cluster.center
+            )
             c = self.cfg.cluster
             est = SpectralVideoClustering(
                 # "auto" estimates C once, on the first clustering; later rounds keep it.
@@ -128,24 +175,45 @@ class Pipeline:
             )
             labels = est.fit_predict(x)
             self.num_clusters = est.n_clusters_
+            info = {
+                "silhouette": signals.silhouette(x, labels, seed=self.cfg.pipeline.seed),
+                "confidence": signals.embedding_margin(est.embedding_, labels).round(6).tolist(),
+            }
         if self.run.is_main:
+            write_json(info_path, info)
             write_clusters(path, dict(zip(self.train_ids, labels.tolist(), strict=True)))
         barrier()
-        return labels
+        return labels, info
+
+    def round_videos(self, r: int, labels: np.ndarray, confidence: Sequence[float]) -> tuple[list[str], list[str]]:
+        """(training videos, held-out videos) of round ``r``: a growing confident core, minus a held-out draw."""
+        cfg = self.cfg.pipeline
+        fraction = cfg.core_fraction + (1 - cfg.core_fraction) * (r - 1) / max(cfg.rounds - 1, 1)
+        keep = signals.core_videos(labels, np.asarray(confidence), fraction)
+        held = np.zeros(len(labels), dtype=bool)
+        if cfg.heldout_fraction > 0:
+            rng = np.random.default_rng([cfg.seed, 7919, r])
+            held[rng.permutation(len(labels))[: max(1, round(cfg.heldout_fraction * len(labels)))]] = True
+        ids = np.asarray(self.train_ids)
+        return ids[keep & ~held].tolist(), ids[held].tolist()
 
     def train(
         self,
         round_dir: Path,
+        video_ids: Sequence[str],
         targets: np.ndarray,
         groups: list[list[int]],
         round_index: int,
         previous: dict[str, torch.nn.Module] | None = None,
     ) -> dict[str, torch.nn.Module]:
-        """Train one model per input (stream or joint) on ``targets``: fresh, or from ``previous`` (warm start)."""
+        """Train one model per input (stream or joint) on ``video_ids`` with ``targets`` (one row per video):
+        fresh, or from ``previous`` (warm start)."""
         models = {}
         for name, streams in self.models:
             out_dir = round_dir / f"model_{name}"
-            in_dim = sum(self.ds.feature_dim(s) for s in streams)
+            dims = [self.ds.feature_dim(s) for s in streams]
+            in_dim = sum(dims)
+            norm = self.norm.affine(streams, dims) if self.norm.streams else None
             mcfg = dataclasses.replace(self.cfg.model, in_dim=in_dim, num_classes=targets.shape[1])
             # Different seeds per round and stream so the rounds are not copies of one initialisation.
             tcfg = dataclasses.replace(
@@ -164,7 +232,7 @@ class Pipeline:
                 else:
                     models[name] = train_model(
                         self.ds,
-                        self.train_ids,
+                        video_ids,
                         targets,
                         groups,
                         stream=_model_streams(name, streams),
@@ -175,6 +243,7 @@ class Pipeline:
                         resume=True,
                         progress=self.progress,
                         init_state=previous[name].state_dict() if previous else None,
+                        input_normalization=norm,
                     )
         return models
 
@@ -203,39 +272,13 @@ class Pipeline:
 
     # -- the whole run ----------------------------------------------------------------------------
     def run_all(self) -> dict[str, Any]:
+        """Normalise, then the weak or the unsupervised path, then detect and evaluate the final model(s)."""
         cfg = self.cfg.pipeline
-        labelled = has_labels(self.ds, self.train_ids)
-        round_metrics: list[dict[str, Any]] = []
+        self.norm = self.normalization()
         if cfg.supervision == "weak":
-            targets, groups = video_label_targets(self.ds, self.train_ids)
-            class_names = self.ds.classes
-            final_dir = self.run.path / "round_1"
-            models = self.train(final_dir, targets, groups, 1)
-            self.export(models, self.train_ids, final_dir / "outputs_train_{}.npz")
-            assign = None
+            final_dir, models, class_names, assign, round_metrics, selected = self._run_weak()
         else:
-            attention, models = None, {}
-            for r in range(1, cfg.rounds + 1):
-                round_dir = self.run.path / f"round_{r}"
-                labels = self.cluster(round_dir, attention)
-                assign = dict(zip(self.train_ids, labels.tolist(), strict=True))
-                row = {"round": r - 1, "num_clusters": self.num_clusters}
-                if labelled:
-                    row.update(clustering_metrics(assign, self.ds.annotations, video_ids=self.train_ids))
-                round_metrics.append(row)
-                self.log.info("clustering %d: %s", r - 1, _fmt(row))
-                targets, groups = cluster_targets(labels, self.num_clusters)
-                warm = models if cfg.warm_start and r > 1 else None
-                models = self.train(round_dir, targets, groups, r, previous=warm)
-                # Every round exports S of all training videos (the last round's is kept for users).
-                outputs = self.export(models, self.train_ids, round_dir / "outputs_train_{}.npz")
-                attention = self.attention_of(outputs)
-                if self.run.is_main:
-                    save_attention(round_dir / "attention_train.npz", attention)
-            final_dir = round_dir
-            class_names = [str(c) for c in range(self.num_clusters)]
-            if self.run.is_main:
-                write_clusters(self.run.path / "clusters.json", assign)
+            final_dir, models, class_names, assign, round_metrics, selected = self._run_unsupervised()
         if self.run.is_main:
             write_json(
                 self.run.path / FINAL,
@@ -249,6 +292,8 @@ class Pipeline:
                 },
             )
         metrics: dict[str, Any] = {"supervision": cfg.supervision, "rounds": round_metrics}
+        if selected is not None:
+            metrics["selected_round"] = selected
         if self.run.is_main and self.test_ids:
             outputs = self.export(models, self.test_ids, final_dir / "outputs_test_{}.npz")
             with stage_timer(self.timings, "detection"):
@@ -262,6 +307,108 @@ class Pipeline:
             write_json(self.run.path / "metrics.json", metrics)
         return metrics
 
+    def _run_weak(self) -> tuple[Path, dict[str, torch.nn.Module], list[str], None, list, None]:
+        """One model per input trained on the training videos' ground-truth video-level labels."""
+        targets, groups = video_label_targets(self.ds, self.train_ids)
+        final_dir = self.run.path / "round_1"
+        models = self.train(final_dir, self.train_ids, targets, groups, 1)
+        self.export(models, self.train_ids, final_dir / "outputs_train_{}.npz")
+        return final_dir, models, list(self.ds.classes), None, [], None
+
+    def _run_unsupervised(self) -> tuple[Path, dict[str, torch.nn.Module], list[str], dict[str, int], list, int]:
+        """Rounds of cluster -> train -> re-pool with S, with label-free signals and round selection."""
+        cfg = self.cfg.pipeline
+        labelled = has_labels(self.ds, self.train_ids)
+        attention = self.round0_attention()
+        distinct = self._distinctiveness() if cfg.attention_guard else None
+        rows: list[dict[str, Any]] = []
+        models: dict[str, torch.nn.Module] = {}
+        previous: np.ndarray | None = None
+        best: tuple[float, int] | None = None  # (score, round)
+        for r in range(1, cfg.rounds + 1):
+            round_dir = self.run.path / f"round_{r}"
+            labels, info = self.cluster(round_dir, attention)
+            row: dict[str, Any] = {"round": r - 1, "num_clusters": self.num_clusters}
+            row["silhouette"] = info["silhouette"]
+            if previous is not None:
+                row["agreement_previous"] = float(adjusted_rand_score(previous, labels))
+            if labelled:  # reported only: ground truth never reaches training or selection
+                assign = dict(zip(self.train_ids, labels.tolist(), strict=True))
+                row.update(clustering_metrics(assign, self.ds.annotations, video_ids=self.train_ids))
+            train_ids, held = self.round_videos(r, labels, info["confidence"])
+            index = {v: i for i, v in enumerate(self.train_ids)}
+            targets, groups = cluster_targets(labels[[index[v] for v in train_ids]], self.num_clusters)
+            warm = models if cfg.warm_start and r > 1 else None
+            models = self.train(round_dir, train_ids, targets, groups, r, previous=warm)
+            # Every round exports S of all training videos (the last round's is kept for users).
+            outputs = self.export(models, self.train_ids, round_dir / "outputs_train_{}.npz")
+            attention = self.attention_of(outputs)
+            if self.run.is_main:
+                save_attention(round_dir / "attention_train.npz", attention)
+            row["trained_on"] = len(train_ids)
+            row.update(self._model_signals(outputs, attention, labels, held, distinct, labelled))
+            rows.append(row)
+            self.log.info("round %d (clustering %d): %s", r, r - 1, _fmt(row))
+            score = row.get("silhouette" if cfg.select_by == "silhouette" else "heldout_accuracy")
+            if row.get("inverted"):
+                self.log.warning("round %d: S favours the shared background (inverted attention); stopping", r)
+                break
+            if score is not None and (best is None or score > best[0]):
+                best = (score, r)
+            if cfg.select_round == "best" and cfg.patience and best is not None and r - best[1] >= cfg.patience:
+                self.log.info("round %d: no better round for %d rounds; stopping", r, cfg.patience)
+                break
+            previous = labels
+        valid = [row["round"] + 1 for row in rows if not row.get("inverted")] or [rows[-1]["round"] + 1]
+        selected = best[1] if cfg.select_round == "best" and best is not None else valid[-1]
+        self.log.info("selected round %d (select_round=%s, by %s)", selected, cfg.select_round, cfg.select_by)
+        final_dir = self.run.path / f"round_{selected}"
+        if selected != rows[-1]["round"] + 1:
+            models = {name: load_model(final_dir / f"model_{name}" / "model.pt")[0] for name, _ in self.models}
+        assign = read_clusters(final_dir / "clusters.json")
+        if self.run.is_main:
+            write_clusters(self.run.path / "clusters.json", assign)
+        return final_dir, models, [str(c) for c in range(self.num_clusters)], assign, rows, selected
+
+    def _distinctiveness(self) -> dict[str, np.ndarray]:
+        """(T,) distinctiveness of every training video's snippets, as the clustering sees them."""
+        streams = tuple(self.cfg.pipeline.streams)
+        c = self.cfg.cluster
+        return {
+            vid: distinctiveness(joint_snippets(self.ds, vid, streams, self.norm, c.center)) for vid in self.train_ids
+        }
+
+    def _model_signals(
+        self,
+        outputs: dict[str, Any],
+        attention: dict[str, dict[str, np.ndarray]],
+        labels: np.ndarray,
+        held: Sequence[str],
+        distinct: dict[str, np.ndarray] | None,
+        labelled: bool,
+    ) -> dict[str, Any]:
+        """Signals of a round's trained model(s): held-out predictability, the attention guard, and (reported
+        only, from labels) the action/background ratio of S."""
+        out: dict[str, Any] = {}
+        shared = _shared_attention(attention, self.train_ids)
+        if held:
+            index = {v: i for i, v in enumerate(self.train_ids)}
+            logp = {v: sum(np.log(np.maximum(o[v]["probs"], 1e-12)) for o in outputs.values()) for v in held}
+            out["heldout_accuracy"] = float(np.mean([np.argmax(logp[v]) == labels[index[v]] for v in held]))
+        if distinct is not None:
+            corr = signals.attention_distinctiveness(shared, distinct)
+            out["attention_distinctiveness"] = corr
+            out["inverted"] = corr < 0
+        if labelled:
+            timing = self.ds.timing
+            ratios = [
+                signals.attention_ratio(s, timing.segment_mask(self.ds[v].segments, len(s))) for v, s in shared.items()
+            ]
+            ratios = [x for x in ratios if x is not None]
+            if ratios:
+                out["attention_ratio"] = float(np.median(ratios))
+        return out
+
     def evaluate(self, detections: dict[str, list[dict]], assign: dict[str, int] | None) -> dict[str, Any]:
         tious = list(self.cfg.pipeline.tiou_thresholds)
         kw = dict(tiou_thresholds=tious, video_ids=self.test_ids)
@@ -272,6 +419,13 @@ class Pipeline:
             mapping = build_mapping(assign, self.ds.annotations, method=method)
             out[method] = evaluate_detections(self.ds.annotations, apply_mapping(detections, mapping), **kw).to_json()
         return out
+
+
+def _shared_attention(attention: dict[str, dict[str, np.ndarray]], video_ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """One (T,) S per video: the shared one, or the geometric mean of the per-stream ones."""
+    if SHARED in attention:
+        return dict(attention[SHARED])
+    return {v: geometric_attention([per_video[v] for per_video in attention.values()]) for v in video_ids}
 
 
 def geometric_attention(attentions: Sequence[np.ndarray]) -> np.ndarray:

@@ -13,7 +13,8 @@ import numpy as np
 
 from cotal.data.attention import SHARED
 from cotal.data.dataset import FeatureDataset
-from cotal.errors import DataError
+from cotal.data.normalize import Normalization
+from cotal.errors import ConfigError, DataError
 
 # Either {stream: {video_id: (T,)}} (what load_attention returns) or {video_id: (T,)} for every stream.
 Attention = Mapping[str, Mapping[str, np.ndarray]] | Mapping[str, np.ndarray]
@@ -71,11 +72,46 @@ def _weights_for(attention: Attention | None, video_id: str, stream: str) -> np.
     return table[video_id]
 
 
+def _use_streams(dataset: FeatureDataset, streams: Sequence[str] | None) -> tuple[str, ...]:
+    """The requested streams in canonical order (rgb, then flow); unknown ones raise DataError."""
+    use = tuple(streams) if streams is not None else dataset.streams
+    unknown = [s for s in use if s not in dataset.streams]
+    if unknown or not use:
+        raise DataError(
+            f"{dataset.root}: stream(s) {', '.join(unknown) or '(none)'} not available; "
+            f"the dataset has {', '.join(dataset.streams)}"
+        )
+    return tuple(s for s in dataset.streams if s in use)
+
+
+def snippet_features(
+    dataset: FeatureDataset,
+    video_id: str,
+    stream: str,
+    normalization: Normalization | None = None,
+    center: bool = False,
+) -> np.ndarray:
+    """(T, D) float32 features as the clustering sees them: standardised, minus the video's median when ``center``.
+
+    Subtracting the per-dimension median snippet removes what is constant over a video (its subject, camera or
+    scene signature), which otherwise dominates pooled descriptors (docs/clustering.md).
+    """
+    x = np.asarray(dataset.features(video_id, stream), dtype=np.float32)
+    if normalization is not None:
+        x = normalization.apply(x, stream)
+    if center:
+        x = x - np.median(x, axis=0, keepdims=True)
+    return x
+
+
 def video_descriptors(
     dataset: FeatureDataset,
     video_ids: Sequence[str],
     attention: Attention | None = None,
     streams: Sequence[str] | None = None,
+    *,
+    normalization: Normalization | None = None,
+    center: bool = False,
 ) -> np.ndarray:
     """Descriptors of ``video_ids`` for clustering.
 
@@ -85,6 +121,7 @@ def video_descriptors(
         attention: ``{stream: {vid: (T,)}}`` as read by :func:`cotal.data.attention.load_attention` (stream
             ``"all"`` applies to every stream) or ``{vid: (T,)}`` for every stream; ``None``: mean pooling.
         streams: streams to use, concatenated in ``("rgb", "flow")`` order; default: all the dataset has.
+        normalization, center: feature transform before pooling (see :func:`snippet_features`).
 
     Returns:
         (N, sum_s D_s) float32; each stream's block has unit L2 norm.
@@ -92,19 +129,12 @@ def video_descriptors(
     Raises:
         DataError: unknown stream, missing video/attention, or attention length != T of the video.
     """
-    use = tuple(streams) if streams is not None else dataset.streams
-    unknown = [s for s in use if s not in dataset.streams]
-    if unknown or not use:
-        raise DataError(
-            f"{dataset.root}: stream(s) {', '.join(unknown) or '(none)'} not available; "
-            f"the dataset has {', '.join(dataset.streams)}"
-        )
-    use = tuple(s for s in dataset.streams if s in use)  # canonical order: rgb, then flow
+    use = _use_streams(dataset, streams)
     rows = []
     for vid in video_ids:
         parts = []
         for stream in use:
-            x = dataset.features(vid, stream)
+            x = snippet_features(dataset, vid, stream, normalization, center)
             try:
                 parts.append(pool_features(x, _weights_for(attention, vid, stream)))
             except DataError as e:
@@ -113,3 +143,91 @@ def video_descriptors(
     if not rows:
         raise DataError(f"{dataset.root}: no videos to describe")
     return np.stack(rows).astype(np.float32)
+
+
+POOLINGS: tuple[str, ...] = ("mean", "distinctive", "idf")
+
+
+def joint_snippets(
+    dataset: FeatureDataset, vid: str, streams: Sequence[str], normalization: Normalization | None, center: bool
+) -> np.ndarray:
+    """(T, sum D) snippets of all streams, each stream's block scaled by 1/sqrt(D) so the streams count equally."""
+    parts = []
+    for s in streams:
+        x = snippet_features(dataset, vid, s, normalization, center)
+        parts.append(x / np.sqrt(x.shape[1]))
+    return np.concatenate(parts, axis=1)
+
+
+def distinctiveness(x: np.ndarray) -> np.ndarray:
+    """(T, D) -> (T,) distance of each snippet from the video's median snippet (what sets it apart in its video)."""
+    return np.linalg.norm(x - np.median(x, axis=0, keepdims=True), axis=1)
+
+
+def _top_fraction(score: np.ndarray, fraction: float) -> np.ndarray:
+    """(T,) 0/1 weights on the ceil(fraction * T) highest scores (at least one snippet)."""
+    k = max(1, int(np.ceil(fraction * len(score))))
+    w = np.zeros(len(score), dtype=np.float32)
+    w[np.argsort(-score, kind="stable")[:k]] = 1.0
+    return w
+
+
+def round0_weights(
+    dataset: FeatureDataset,
+    video_ids: Sequence[str],
+    method: str,
+    *,
+    streams: Sequence[str] | None = None,
+    normalization: Normalization | None = None,
+    center: bool = False,
+    fraction: float = 0.3,
+    codebook_size: int = 64,
+    seed: int = 0,
+) -> dict[str, np.ndarray] | None:
+    """Label-free snippet weights for the first clustering, before any model exists (docs/clustering.md).
+
+    Args:
+        method: ``"mean"`` (uniform, the paper: returns None), ``"distinctive"`` (the ``fraction`` of each
+            video's snippets farthest from its median snippet) or ``"idf"`` (each snippet weighted by the
+            inverse document frequency of its codeword in a k-means codebook of all training snippets:
+            what nearly every video contains, the shared background, weighs ~0; what few videos contain
+            weighs most).
+        fraction: share of snippets kept by ``distinctive``.
+        codebook_size: codewords of ``idf``.
+        seed: seeds the codebook's k-means.
+
+    Returns:
+        ``{video_id: (T,) non-negative weights}`` shared by every stream, or None for mean pooling.
+    """
+    if method not in POOLINGS:
+        raise ConfigError(f"cluster.pooling must be one of {', '.join(POOLINGS)}, got {method!r}")
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"cluster.top_fraction must lie in (0, 1], got {fraction!r}")
+    if method == "mean":
+        return None
+    use = _use_streams(dataset, streams)
+    snippets = {vid: joint_snippets(dataset, vid, use, normalization, center) for vid in video_ids}
+    if method == "distinctive":
+        return {vid: _top_fraction(distinctiveness(x), fraction) for vid, x in snippets.items()}
+    return _idf_weights(snippets, codebook_size, seed)
+
+
+def _idf_weights(snippets: dict[str, np.ndarray], codebook_size: int, seed: int) -> dict[str, np.ndarray]:
+    """Snippet weight = idf of its codeword, ``log(N / df)``; a video whose words are all common gets uniform."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    rng = np.random.default_rng(seed)
+    allx = np.concatenate(list(snippets.values())).astype(np.float32)
+    sample = allx[rng.choice(len(allx), size=min(len(allx), 50_000), replace=False)]
+    k = max(2, min(codebook_size, len(sample) // 4))
+    km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit(sample)
+    words = {vid: km.predict(x.astype(np.float32)) for vid, x in snippets.items()}
+    df = np.zeros(k)
+    for w in words.values():
+        df[np.unique(w)] += 1
+    idf = np.log(len(words) / np.maximum(df, 1.0))
+    out = {}
+    for vid, w in words.items():
+        weights = idf[w].astype(np.float32)
+        out[vid] = weights if weights.sum() > 0 else np.ones_like(weights)
+    return out

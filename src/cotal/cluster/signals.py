@@ -1,0 +1,82 @@
+"""Label-free signals of a co-attention round (docs/clustering.md, "Round signals").
+
+A user without labels still needs to know whether a round helped. Each function here reads only features,
+cluster assignments and model outputs: never ground truth. (The one exception, :func:`attention_ratio`, takes
+ground-truth segments explicitly and is used for reporting only.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import silhouette_score
+
+
+def silhouette(x: np.ndarray, labels: np.ndarray, *, seed: int = 0, max_samples: int = 4000) -> float | None:
+    """Mean cosine silhouette of (N, D) descriptors under ``labels`` (a sample of ``max_samples`` when larger).
+
+    Returns None when it is undefined (fewer than 2 clusters, or every video in its own cluster).
+    """
+    k = len(np.unique(labels))
+    if not 2 <= k <= len(labels) - 1:
+        return None
+    size = min(len(labels), max_samples)
+    return float(silhouette_score(x, labels, metric="cosine", sample_size=size, random_state=seed))
+
+
+def embedding_margin(embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(N,) confidence of each video's cluster in the spectral embedding, in [-1, 1].
+
+    ``(d_other - d_own) / (d_other + d_own)`` with ``d_own`` the distance to the video's cluster centroid and
+    ``d_other`` to the nearest other centroid: 1 at its own centroid, 0 half-way, negative when closer to another.
+    """
+    rows = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    ids = np.unique(labels)
+    centroids = np.stack([rows[labels == c].mean(axis=0) for c in ids])
+    d = np.linalg.norm(rows[:, None, :] - centroids[None], axis=2)  # (N, K)
+    own = np.searchsorted(ids, labels)
+    d_own = d[np.arange(len(labels)), own]
+    d[np.arange(len(labels)), own] = np.inf
+    d_other = d.min(axis=1) if len(ids) > 1 else np.full(len(labels), np.inf)
+    margin = (d_other - d_own) / np.maximum(d_other + d_own, 1e-12)
+    return np.where(np.isfinite(margin), margin, 1.0)
+
+
+def core_videos(labels: np.ndarray, confidence: np.ndarray, fraction: float) -> np.ndarray:
+    """(N,) bool: the ``fraction`` most confident videos of each cluster (at least 2 where it has them)."""
+    keep = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        n = max(min(2, len(members)), int(np.ceil(fraction * len(members))))
+        keep[members[np.argsort(-confidence[members], kind="stable")[:n]]] = True
+    return keep
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman correlation of two (T,) sequences (0 when either is constant)."""
+    ra, rb = rankdata(a), rankdata(b)  # ties share their average rank
+    ra -= ra.mean()
+    rb -= rb.mean()
+    den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    return float((ra * rb).sum() / den) if den > 0 else 0.0
+
+
+def attention_distinctiveness(attention: Mapping[str, np.ndarray], distinct: Mapping[str, np.ndarray]) -> float:
+    """Median over videos of the rank correlation between S and snippet distinctiveness (label-free guard).
+
+    Distinctiveness is a snippet's distance from its video's median snippet: what sets it apart from the
+    background the video shares with every other video. A model whose S favours the shared background over
+    that has inverted attention, and pooling with it clusters by background.
+    """
+    values = [rank_correlation(attention[v], distinct[v]) for v in attention if len(attention[v]) > 2]
+    return float(np.median(values)) if values else 0.0
+
+
+def attention_ratio(attention: np.ndarray, action_mask: np.ndarray) -> float | None:
+    """Mean S on action snippets / mean S on background snippets of one video (ground truth: reporting only)."""
+    inside, outside = action_mask >= 0.5, action_mask < 0.5
+    if not inside.any() or not outside.any():
+        return None
+    return float(attention[inside].mean() / max(attention[outside].mean(), 1e-12))
