@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import STREAMS, DatasetMeta
+from cotal.data.ids import id_of_file, video_file
 from cotal.data.problems import (
     Problem,
     annotation_problems,
@@ -80,14 +81,15 @@ def _check_stream(
     problems: list[Problem] = []
     present = {}
     for entry in sorted(folder.iterdir()):
-        if entry.suffix == ".npy" and entry.is_file():
-            present[entry.stem] = entry
+        vid = id_of_file(entry)  # the inverse of video_file, which the loader opens
+        if vid is not None and entry.is_file():
+            present[vid] = entry
         elif not entry.name.startswith("."):
             problems.append(
                 Problem(path=str(entry), message=f"unexpected entry in {stream}/ (expected <video_id>.npy)")
             )
     if annotations is not None:
-        problems += [missing_file_problem(folder / f"{vid}.npy") for vid in sorted(set(annotations) - set(present))]
+        problems += [missing_file_problem(video_file(folder, vid)) for vid in sorted(set(annotations) - set(present))]
         problems += [
             Problem(path=str(path), message=f"video {vid!r} is not in annotations.json")
             for vid, path in sorted(present.items())

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation, load_annotations
+from cotal.data.ids import video_file
 from cotal.data.problems import (
     annotation_problems,
     feature_header_problem,
@@ -163,7 +164,7 @@ class FeatureDataset:
     def feature_path(self, video_id: str, stream: str) -> Path:
         if stream not in STREAMS:
             raise DataError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
-        return self.root / stream / f"{video_id}.npy"
+        return video_file(self.root / stream, video_id)
 
     def features(self, video_id: str, stream: str) -> np.ndarray:
         """Snippet features of one stream.

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation
+from cotal.data.ids import video_file
 from cotal.data.timing import SnippetTiming
 from cotal.errors import DataError
 
@@ -186,7 +187,7 @@ def dim_problems(stream_dir: str | os.PathLike, dims: dict[str, int]) -> list[Pr
     common = int(values[np.argmax(counts)])
     return [
         Problem(
-            path=str(Path(stream_dir) / f"{vid}.npy"),
+            path=str(video_file(stream_dir, vid)),
             message=f"D = {d}, but most files of this stream have D = {common}",
         )
         for vid, d in sorted(dims.items())

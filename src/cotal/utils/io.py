@@ -68,29 +68,43 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing, empty or malformed file raises :class:`DataError`."""
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file's content; missing, unreadable or badly encoded files raise :class:`DataError`."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    text = path.read_text()
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing, empty, badly encoded or malformed file raises :class:`DataError`."""
+    text = read_text(path)
     if not text.strip():
         raise DataError(f"{path}: file is empty")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply") from None
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
     """Read a YAML file with the safe loader; errors raise :class:`DataError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    text = read_text(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except RecursionError:
+        raise DataError(f"{path}: YAML nested too deeply") from None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
