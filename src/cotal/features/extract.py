@@ -282,6 +282,7 @@ def extract_features(
     report = ExtractReport()
     videos, problems = find_videos(paths)
     report.failed.extend(problems)
+    _refuse_foreign_dataset(out)
     _check_settings(out, config)
     ground_truth = _load_ground_truth(config.annotations)
 
@@ -466,6 +467,15 @@ def _missing_streams(out: Path, vid: str, streams: tuple[str, ...]) -> tuple[str
     if not video_file(out / PARTS, vid, ".json").is_file():
         return streams
     return tuple(s for s in streams if not video_file(out / s, vid).is_file())
+
+
+def _refuse_foreign_dataset(out: Path) -> None:
+    """``annotations.json`` is rebuilt from ``.parts`` only: a dataset made otherwise would lose its ground truth."""
+    if not (out / PARTS).is_dir() and any((out / name).exists() for name in ("annotations.json", "dataset.yaml")):
+        raise ConfigError(
+            f"{out}: holds a dataset that `cotal extract` did not make; extracting into it would replace its "
+            "annotations.json, so extract into a new folder"
+        )
 
 
 def _check_settings(out: Path, config: ExtractConfig) -> None:

@@ -1,0 +1,113 @@
+"""Fault suite, class 2: nothing lost (foreign folders, overlapping targets, concurrent runs, interruption)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cotal.errors import ConfigError
+from cotal.features.extract import ExtractConfig, extract_features
+from cotal.utils.outdir import MARKER, locked, write_marker
+from faults_helpers import one_line_error, run_cli, snapshot
+from toy_data import write_toy_dataset
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def test_fit_refuses_a_folder_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = write_toy_dataset(tmp_path / "data", num_videos=6)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metrics.json").write_text('{"my": "numbers"}')
+    (mine / "clusters.json").write_text("{}")
+    before = snapshot(tmp_path)
+    for out in (mine, data, data / "rgb", tmp_path):  # foreign files; the input itself, inside it, around it
+        code, _, err = run_cli(capsys, "fit", "--data", data, "--out", out, "--clusters", "2")
+        assert code == 2
+        one_line_error(err, str(out))
+    assert snapshot(tmp_path) == before
+
+
+def test_a_locked_run_folder_refuses_a_second_writer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = write_toy_dataset(tmp_path / "data", num_videos=6)
+    run = tmp_path / "run"
+    write_marker(run, "run")
+    with locked(run):  # what a running `cotal fit` holds
+        before = snapshot(tmp_path)
+        code, _, err = run_cli(capsys, "fit", "--data", data, "--out", run, "--clusters", "2")
+        assert code == 2
+        one_line_error(err, "another cotal process", f"pid {os.getpid()}")
+        assert snapshot(tmp_path) == before
+    with locked(run):  # released when the holder ends
+        pass
+
+
+def test_extract_refuses_to_replace_a_foreign_dataset(tmp_path: Path) -> None:
+    data = write_toy_dataset(tmp_path / "data", num_videos=6)
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="did not make"):
+        extract_features([tmp_path / "new.mp4"], data, ExtractConfig(progress=False))
+    assert snapshot(tmp_path) == before
+
+
+def test_convert_overwrite_only_replaces_a_dataset_cotal_made(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from faults_helpers import write_um
+
+    write_um(tmp_path / "src")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(
+        capsys, "data", "convert", tmp_path / "src", "--layout", "um", "--out", tmp_path / "mine", "--overwrite"
+    )
+    assert code == 2
+    one_line_error(err, MARKER, "delete it yourself")
+    assert snapshot(tmp_path) == before
+
+
+def _synth_cmd(out: Path, videos: int) -> list[str]:
+    return [sys.executable, "-m", "cotal", "synth", "--out", str(out), "--videos", str(videos), "--dim", "256"]
+
+
+def _staging(tmp_path: Path) -> list[Path]:
+    return [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]
+
+
+def _start_and_wait_for_staging(tmp_path: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(_synth_cmd(out, 4000), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _staging(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert _staging(tmp_path), "the staging folder never appeared"
+    return proc
+
+
+@pytest.mark.slow
+def test_sigterm_removes_the_staging_folder(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    proc = _start_and_wait_for_staging(tmp_path, out)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    one_line_error(err, "terminated")
+    assert not out.exists() and not _staging(tmp_path)
+
+
+@pytest.mark.slow
+def test_sigkill_leftovers_are_removed_by_the_next_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "ds"
+    proc = _start_and_wait_for_staging(tmp_path, out)
+    proc.kill()
+    proc.wait(timeout=60)
+    left = _staging(tmp_path)
+    assert left  # SIGKILL cannot be caught: the folder stays ...
+    code, _, err = run_cli(capsys, "synth", "--out", out, "--videos", "4", "--classes", "2", "--dim", "8")
+    assert code == 0 and "left by an interrupted earlier run" in err  # ... until the next run on the target
+    assert not _staging(tmp_path) and (out / MARKER).is_file()
