@@ -77,6 +77,10 @@ class PipelineConfig:
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
+            raise ConfigError(f"config.pipeline.rounds must be an integer >= 1, got {self.rounds!r}")
+
 
 @dataclass
 class Config:

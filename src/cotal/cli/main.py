@@ -127,18 +127,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix}: error: {_one_line(describe_os_error(e))}", file=sys.stderr)
         return EXIT_INPUT
     except MemoryError:
-        print(f"{prefix}: error: out of memory (input too large for this machine?)", file=sys.stderr)
+        print(f"{prefix}: error: out of memory (input or setting too large for this machine?)", file=sys.stderr)
         return EXIT_INPUT
-    except Exception as e:  # a bug: one line for the user, the traceback for the report
-        if debug:
-            traceback.print_exc()
-        report = None if debug else _write_crash_report(args.command, e)
-        where = f"; traceback in {report}" if report else ("" if debug else "; rerun with --debug to see it")
-        print(
-            f"{prefix}: internal error ({type(e).__name__}: {_one_line(str(e))[:300]}){where}; please report it",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    except RuntimeError as e:
+        if not _is_allocation_failure(e):
+            return _internal_error(prefix, args.command, e, debug)
+        print(f"{prefix}: error: out of memory ({_one_line(str(e))[:200]})", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as e:
+        return _internal_error(prefix, args.command, e, debug)
+
+
+def _is_allocation_failure(e: RuntimeError) -> bool:
+    """PyTorch reports a failed allocation (absurd sizes) as a RuntimeError, not MemoryError."""
+    text = str(e)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _internal_error(prefix: str, command: str, e: Exception, debug: bool) -> int:
+    """A bug: one line for the user, the traceback in a file (or on stderr with ``--debug``)."""
+    if debug:
+        traceback.print_exception(type(e), e, e.__traceback__)
+    report = None if debug else _write_crash_report(command, e)
+    where = f"; traceback in {report}" if report else ("" if debug else "; rerun with --debug to see it")
+    print(
+        f"{prefix}: internal error ({type(e).__name__}: {_one_line(str(e))[:300]}){where}; please report it",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def _one_line(text: str) -> str:

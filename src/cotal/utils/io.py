@@ -27,6 +27,13 @@ from cotal.errors import DataError
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a file name to write")
+    for folder in (path.parent, *path.parent.parents):  # a file where a folder is needed
+        if folder.exists():
+            if not folder.is_dir():
+                raise DataError(f"{folder}: is a file, not a folder; cannot write {path}")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
