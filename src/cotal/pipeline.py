@@ -33,6 +33,7 @@ from cotal.cluster import SpectralVideoClustering, video_descriptors
 from cotal.config import Config
 from cotal.data import FeatureDataset
 from cotal.data.attention import SHARED, save_attention
+from cotal.data.fingerprint import check_run_data
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import apply_mapping, build_mapping, clustering_metrics, evaluate_detections
@@ -341,6 +342,8 @@ def fit(
     with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
         if existing.exists() and _training_part(read_yaml(existing)) != _training_part(resolved):
             raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
+        if dist_info().rank == 0:
+            check_run_data(run_dir, dataset)  # cached stages are reused only for the same data
         seed_everything(config.pipeline.seed)
         pipe = Pipeline(dataset, config, run_dir, progress=progress)
         pipe.run.start(resolved, seed=config.pipeline.seed, argv=argv, extra={"data": str(Path(data).resolve())})

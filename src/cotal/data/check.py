@@ -18,9 +18,9 @@ from cotal.data.problems import (
     dim_problems,
     length_problem,
     missing_file_problem,
-    nonfinite_problem,
     open_feature_file,
     stream_length_problem,
+    value_problem,
 )
 from cotal.errors import DataError
 
@@ -103,7 +103,7 @@ def _check_stream(
             continue
         dims[vid] = arr.shape[1]
         lengths.setdefault(vid, {})[stream] = arr.shape[0]
-        found = [nonfinite_problem(path, arr) if scan_values else None]
+        found = [value_problem(path, arr) if scan_values else None]
         if annotations is not None and vid in annotations:
             found.append(length_problem(path, arr.shape[0], annotations[vid].duration, meta.timing))
         problems += [p for p in found if p is not None]

@@ -29,10 +29,10 @@ from cotal.data.problems import (
     annotation_problems,
     feature_header_problem,
     length_problem,
-    nonfinite_problem,
     open_feature_file,
     read_npy_header,
     stream_length_problem,
+    value_problem,
 )
 from cotal.data.timing import SnippetTiming
 from cotal.errors import DataError
@@ -95,7 +95,8 @@ class FeatureDataset:
         strict: also raise on annotation problems that ``cotal data check`` reports but that do not stop
             loading (segments outside ``[0, duration]`` or with ``end <= start``, train/test subsets absent
             from annotations.json) and, on access, on T inconsistent with duration x fps / stride. Off by
-            default because the real THUMOS14 ground truth has segments past the video end.
+            default because the real THUMOS14 ground truth has segments past the video end; without it only a T
+            more than twice the duration's snippet count (the wrong video or fps/stride) is refused.
         cache_size: how many opened feature files to keep (least recently used are dropped).
 
     Example:
@@ -185,8 +186,9 @@ class FeatureDataset:
             return arr
         path = self.feature_path(video_id, stream)
         arr = load_feature_file(path, mmap=self.mmap)
-        if self.strict and video_id in self.annotations:
-            problem = length_problem(path, arr.shape[0], self.annotations[video_id].duration, self.timing)
+        if video_id in self.annotations:
+            duration = self.annotations[video_id].duration
+            problem = length_problem(path, arr.shape[0], duration, self.timing, lenient=not self.strict)
             if problem is not None:
                 raise problem.error()
         self._cache[key] = arr
@@ -246,7 +248,7 @@ def load_feature_file(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     """
     arr, problem = open_feature_file(path, mmap=mmap)
     if problem is None:
-        problem = nonfinite_problem(path, arr)
+        problem = value_problem(path, arr)
     if problem is not None:
         raise problem.error()
     return arr

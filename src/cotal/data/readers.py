@@ -28,7 +28,7 @@ import numpy as np
 from cotal.data.annotations import Annotations, VideoAnnotation
 from cotal.data.dataset import STREAMS, DatasetMeta, load_feature_file
 from cotal.data.ids import check_video_id, video_file
-from cotal.data.problems import nonfinite_problem, read_npy_header
+from cotal.data.problems import read_npy_header, value_problem
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import read_json
 
@@ -265,7 +265,7 @@ def read_wtalc(
         if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype.kind != "f" or x.shape[1] % 2:
             shape = getattr(x, "shape", type(x).__name__)
             raise DataError(f"{feats_path}: video {vid!r}: expected a (T, 2D) float array, got {shape}")
-        problem = nonfinite_problem(feats_path, x)
+        problem = value_problem(feats_path, x)
         if problem is not None:
             raise DataError(f"{problem} in video {vid!r}")
         half = x.shape[1] // 2
