@@ -75,13 +75,19 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
-def read_text(path: str | os.PathLike) -> str:
-    """A UTF-8 text file's content; missing, unreadable or badly encoded files raise :class:`DataError`."""
+def require_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if it is a file; a folder or a missing path raises :class:`DataError`."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder, expected a file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    return path
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file's content; missing, unreadable or badly encoded files raise :class:`DataError`."""
+    path = require_file(path)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
