@@ -111,3 +111,19 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(tmp_path: Path, capsys: p
     code, _, err = run_cli(capsys, "synth", "--out", out, "--videos", "4", "--classes", "2", "--dim", "8")
     assert code == 0 and "left by an interrupted earlier run" in err  # ... until the next run on the target
     assert not _staging(tmp_path) and (out / MARKER).is_file()
+
+
+def test_data_split_is_staged_and_never_writes_into_its_source(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from cotal.data import FeatureDataset
+
+    data = write_toy_dataset(tmp_path / "data", num_videos=12)
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(capsys, "data", "split", data, "--out", data / "val")
+    assert code == 2
+    one_line_error(err, "overlaps the input")
+    code, _, err = run_cli(capsys, "data", "split", data, "--out", tmp_path / "val", "--fraction", "0.01")
+    assert code == 2  # too few videos: nothing written
+    assert snapshot(tmp_path) == before
+    assert run_cli(capsys, "data", "split", data, "--out", tmp_path / "val")[0] == 0
+    assert (tmp_path / "val" / MARKER).is_file() and FeatureDataset(tmp_path / "val").train_ids
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -100,7 +100,11 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # imports every command (PyTorch included): Ctrl-C may land here
+    except KeyboardInterrupt:
+        print("cotal: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPT
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
