@@ -127,3 +127,23 @@ def test_data_split_is_staged_and_never_writes_into_its_source(tmp_path: Path, c
     assert run_cli(capsys, "data", "split", data, "--out", tmp_path / "val")[0] == 0
     assert (tmp_path / "val" / MARKER).is_file() and FeatureDataset(tmp_path / "val").train_ids
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_claiming_a_run_removes_temporaries_of_killed_writers_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from cotal.utils.outdir import run_folder
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run = tmp_path / "run"
+    write_marker(run, "run")
+    (run / "round_1").mkdir()
+    stale = [run / f".metrics.json.{dead.pid}.abc123.tmp", run / "round_1" / f".model.pt.{dead.pid}.x_y.tmp"]
+    live = run / f".log.txt.{os.getpid()}.zz.tmp"  # a writer that still runs
+    for p in [*stale, live]:
+        p.write_text("partial")
+    with run_folder(run):
+        pass
+    assert not any(p.exists() for p in stale) and live.exists()
+    assert capsys.readouterr().err.count("left by an interrupted earlier run") == 2

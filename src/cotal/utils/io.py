@@ -35,7 +35,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
                 raise DataError(f"{folder}: is a file, not a folder; cannot write {path}")
             break
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The pid in the name lets a later run tell a file left by a killed process (cotal.utils.outdir).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh

@@ -4,7 +4,8 @@ Nothing lost: cotal writes into a folder only when it is absent, empty, or marke
 same kind (``.cotal.json``: ``{"kind": "run" | "dataset"}``), and never into a folder that overlaps one of its
 inputs. Whole folders are built in a staging folder beside the target (``.<name>.<pid>.<random>.tmp``) and
 renamed onto it; staging folders whose process is gone (SIGKILL, power loss) are removed by the next command
-that writes the same target. A run folder is locked (``fcntl.flock`` on ``.cotal.lock``) while a process writes
+that writes the same target (temporary files of a killed writer inside a run folder, when the run is next
+claimed). A run folder is locked (``fcntl.flock`` on ``.cotal.lock``) while a process writes
 it; the lock dies with the process, so a killed run never leaves a stale lock.
 """
 
@@ -105,19 +106,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _remove_stale(entry: Path) -> bool:
+    """Remove ``entry`` if it is a staging folder or temporary file of a process that no longer runs."""
+    m = _STAGING.match(entry.name)
+    if not m or _alive(int(m["pid"])):
+        return False
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+    print(f"cotal: removed {entry}, left by an interrupted earlier run", file=sys.stderr)
+    return True
+
+
 def clean_stale_staging(out: str | os.PathLike) -> list[Path]:
     """Remove the staging folders of ``out`` left by processes that no longer run; returns what was removed."""
     out = Path(out)
-    removed = []
     if not out.parent.is_dir():
-        return removed
-    for entry in out.parent.iterdir():
-        m = _STAGING.match(entry.name)
-        if m and m["name"] == out.name and entry.is_dir() and not _alive(int(m["pid"])):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-            print(f"cotal: removed {entry}, left by an interrupted earlier run", file=sys.stderr)
-    return removed
+        return []
+    return [
+        entry
+        for entry in out.parent.iterdir()
+        if (m := _STAGING.match(entry.name)) and m["name"] == out.name and _remove_stale(entry)
+    ]
+
+
+def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove temporary files (``atomic_open``) and staging folders anywhere under ``folder`` whose process is
+    gone (a SIGKILL or power loss mid-write); returns what was removed."""
+    return [entry for entry in sorted(Path(folder).rglob(".*.tmp")) if _remove_stale(entry)]
 
 
 def make_staging(out: str | os.PathLike, suffix: str = ".tmp") -> Path:
@@ -207,4 +224,5 @@ def run_folder(
         return
     with locked(path):
         write_marker(path, "run")
+        clean_stale_temporaries(path)
         yield path
