@@ -118,10 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix}: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print(f"{prefix}: interrupted; partial outputs were removed", file=sys.stderr)
+        print(f"{prefix}: interrupted; nothing half-written was left behind", file=sys.stderr)
         return EXIT_INTERRUPT
     except Terminated:
-        print(f"{prefix}: terminated (SIGTERM); partial outputs were removed", file=sys.stderr)
+        print(f"{prefix}: terminated (SIGTERM); nothing half-written was left behind", file=sys.stderr)
         return EXIT_TERM
     except BrokenPipeError:
         _silence_stdout()
