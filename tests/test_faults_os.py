@@ -139,3 +139,18 @@ def test_outputs_get_the_usual_permissions(data: Path, tmp_path: Path, capsys: p
     assert run_cli(capsys, "cluster", "--data", data, "--clusters", "2", "--out", tmp_path / "c.json")[0] == 0
     # what open() would give (0644 under the usual umask 022), not mkstemp's 0600
     assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o666 & ~io._UMASK
+
+
+def test_a_file_given_for_a_folder_and_a_text_file_for_an_archive(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    ann = data / "annotations.json"
+    for args, needle in (
+        (["data", "info", ann], "is a file, not a dataset folder"),
+        (["cluster", "--data", ann, "--clusters", "2", "--out", tmp_path / "c.json"], "is a file, not a dataset"),
+        (["cluster", "--data", data, "--clusters", "2", "--attention", ann, "--out", tmp_path / "c.json"], "zip"),
+    ):
+        code, _, err = run_cli(capsys, *args)
+        assert code == 2
+        one_line_error(err, str(ann), needle)
+    assert run_cli(capsys, "data", "check", ann)[0] == 1

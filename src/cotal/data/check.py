@@ -36,7 +36,8 @@ def check_dataset(root: str | os.PathLike, scan_values: bool = True) -> list[Pro
     """
     root = Path(root)
     if not root.is_dir():
-        return [Problem(path=str(root), message="dataset folder not found")]
+        what = "is a file, not a dataset folder" if root.exists() else "dataset folder not found"
+        return [Problem(path=str(root), message=what)]
     problems: list[Problem] = []
 
     meta_path = root / "dataset.yaml"

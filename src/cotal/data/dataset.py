@@ -107,7 +107,8 @@ class FeatureDataset:
     def __init__(self, root: str | os.PathLike, mmap: bool = True, strict: bool = False, cache_size: int = 256) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DataError(f"{self.root}: dataset folder not found")
+            what = "is a file, not a dataset folder" if self.root.exists() else "dataset folder not found"
+            raise DataError(f"{self.root}: {what}")
         meta_path = self.root / "dataset.yaml"
         self.meta = DatasetMeta.load(meta_path) if meta_path.exists() else DatasetMeta()
         self.annotations: Annotations = load_annotations(self.root / "annotations.json")
