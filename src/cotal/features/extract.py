@@ -40,6 +40,7 @@ from cotal.features.video import VIDEO_EXTENSIONS, expected_frames, iter_frames,
 from cotal.utils.io import read_json, read_yaml, write_json, write_npy, write_yaml
 
 PARTS = ".parts"
+MAX_FPS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class ExtractConfig:
             or len(set(self.streams)) != len(self.streams)
         ):
             raise ConfigError(f"streams must be a non-empty subset of {', '.join(STREAMS)}, got {self.streams!r}")
-        if not (self.fps > 0 and np.isfinite(self.fps)):
-            raise ConfigError(f"fps must be a positive number, got {self.fps!r}")
+        if not (0 < self.fps <= MAX_FPS):  # also refuses NaN; far beyond any camera means a typo
+            raise ConfigError(f"fps must be a number in (0, {MAX_FPS}], got {self.fps!r}")
         if self.stride < 8:
             raise ConfigError(f"stride must be >= 8 frames (I3D needs a temporal extent), got {self.stride}")
         if self.size < 32:
