@@ -139,3 +139,13 @@ def test_a_file_far_longer_than_its_video_is_refused_before_the_quadratic_work(
     np.save(long, np.zeros((20_001, 8), np.float32))
     code, out, _ = run_cli(capsys, "data", "check", data)
     assert code == 1 and "exceeds the limit of 20000" in out
+
+
+def test_a_malformed_model_file_is_one_data_error(tmp_path: Path) -> None:
+    from cotal.errors import DataError
+
+    save_model(tmp_path / "m.pt", CoAttentionModel(tiny_model_config()), streams=["rgb"], step=1)
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    torch_save_atomic(tmp_path / "m.pt", {**state, "state_dict": [1, 2]})
+    with pytest.raises(DataError, match="malformed model state"):
+        load_model(tmp_path / "m.pt")

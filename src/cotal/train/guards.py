@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from cotal.errors import NumericalError
+from cotal.errors import DataError, NumericalError
 
 _SHOWN_VIDEOS = 5
 
@@ -45,6 +45,8 @@ def nonfinite_tensor(state: Mapping[str, object]) -> str | None:
 
 def check_finite_state(state: Mapping[str, object], path: str | os.PathLike, action: str) -> None:
     """Raise :class:`NumericalError` if a model state to ``action`` ("save"/"load") at ``path`` is not finite."""
+    if not isinstance(state, Mapping):
+        raise DataError(f"{path}: malformed model state (expected a mapping of tensors, got {type(state).__name__})")
     name = nonfinite_tensor(state)
     if name is not None:
         raise NumericalError(f"{path}: refusing to {action} a model whose parameter {name!r} holds NaN/Inf")
