@@ -113,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("COTAL_DEBUG") == "1"
     try:
         with _sigterm_raises():
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe surfaces here, inside the handlers, not at interpreter exit
+            return code
     except CotalError as e:
         print(f"{prefix}: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_INPUT
