@@ -321,9 +321,10 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
+        # Every rank checks (DDP keeps the weights equal): one rank raising alone would leave the others at barrier.
+        check_finite_state(self.model.state_dict(), self.run_dir / CHECKPOINT, "save")
         torch_states = all_gather_objects(_torch_rng_state(self.device))
         if self.dist.is_main:
-            check_finite_state(self.model.state_dict(), self.run_dir / CHECKPOINT, "save")
             torch_save_atomic(
                 self.run_dir / CHECKPOINT,
                 {
