@@ -362,6 +362,7 @@ class Trainer:
         self.log_rows = [row for row in _read_log(self.run_dir / LOG_CSV) if row["step"] <= self.step]
 
     def _save_model(self) -> None:
+        check_finite_state(self.model.state_dict(), self.run_dir / FINAL_MODEL, "save")  # on every rank, as above
         if self.dist.is_main:
             save_model(self.run_dir / FINAL_MODEL, self.model, streams=self.streams, step=self.step)
         barrier()
