@@ -81,7 +81,7 @@ def _staging(tmp_path: Path) -> list[Path]:
 
 def _start_and_wait_for_staging(tmp_path: Path, out: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.Popen(_synth_cmd(out, 4000), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_synth_cmd(out, 20000), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not _staging(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
