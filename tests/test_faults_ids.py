@@ -18,6 +18,7 @@ from faults_helpers import one_line_error, run_cli, snapshot, write_um, write_wt
 from toy_data import write_toy_dataset
 
 HOSTILE = ["../../outside/secret", "/abs/path", "..", ".hidden", "a\\b", "c:d", "x\x00y", "tab\there", " pad", ""]
+HOSTILE += ["é" * 101, "x" * 201]  # too long for a file name once ".npy" and a temporary suffix are added
 
 
 @pytest.mark.parametrize("vid", HOSTILE)

@@ -1,6 +1,6 @@
 """Video ids: the one grammar every reader and writer uses, and the one id -> file name mapping.
 
-A video id is data, never a path. It is 1 to 200 printable characters, contains no ``/``, ``\\`` or ``:``,
+A video id is data, never a path. It is 1 to 200 bytes (UTF-8) of printable characters, contains no ``/``, ``\\`` or ``:``,
 does not start with ``.`` (no ``..``, no hidden files) and does not start or end with whitespace. Such an
 id names the file ``<folder>/<id>.npy`` directly, which by construction lies inside ``<folder>``.
 Everything else is refused with a :class:`DataError` naming the id and where it came from.
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cotal.errors import DataError
 
-MAX_ID_LENGTH = 200
+# File names are limited to 255 bytes; the id also gets ".npy" and, while written, ".<pid>.<random>.tmp".
+MAX_ID_BYTES = 200
 _FORBIDDEN = frozenset("/\\:")
 
 
@@ -23,8 +24,8 @@ def id_problem(video_id: object) -> str | None:
         return f"must be a string, got {type(video_id).__name__}"
     if not video_id:
         return "is empty"
-    if len(video_id) > MAX_ID_LENGTH:
-        return f"is longer than {MAX_ID_LENGTH} characters"
+    if len(video_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        return f"is longer than {MAX_ID_BYTES} bytes (UTF-8)"
     if not video_id.isprintable():
         return "contains a control or non-printable character"
     bad = sorted(_FORBIDDEN.intersection(video_id))
