@@ -1,8 +1,8 @@
 """Video ids: the one grammar every reader and writer uses, and the one id -> file name mapping.
 
-A video id is data, never a path. It is 1 to 200 bytes (UTF-8) of printable characters, contains no ``/``, ``\\`` or ``:``,
-does not start with ``.`` (no ``..``, no hidden files) and does not start or end with whitespace. Such an
-id names the file ``<folder>/<id>.npy`` directly, which by construction lies inside ``<folder>``.
+A video id is data, never a path. It is 1 to 200 bytes (UTF-8) of printable characters, contains no ``/``,
+``\\`` or ``:``, does not start with ``.`` (no ``..``, no hidden files) and does not start or end with whitespace.
+Such an id names the file ``<folder>/<id>.npy`` directly, which by construction lies inside ``<folder>``.
 Everything else is refused with a :class:`DataError` naming the id and where it came from.
 """
 
