@@ -147,3 +147,20 @@ def test_claiming_a_run_removes_temporaries_of_killed_writers_only(
         pass
     assert not any(p.exists() for p in stale) and live.exists()
     assert capsys.readouterr().err.count("left by an interrupted earlier run") == 2
+
+
+def test_a_run_folder_from_before_the_marker_resumes_but_look_alikes_do_not(tmp_path: Path) -> None:
+    from cotal.utils.io import write_json
+    from cotal.utils.outdir import check_target
+
+    old = tmp_path / "old_run"
+    old.mkdir()
+    (old / "config.yaml").write_text("pipeline: {}\n")
+    write_json(old / "run.json", {"invocations": [], "versions": {"cotal": "0.1"}})
+    assert check_target(old, "run") == old.resolve()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("my: settings\n")
+    (mine / "run.json").write_text('{"my": "run"}')
+    with pytest.raises(ConfigError, match="not a cotal run folder"):
+        check_target(mine, "run")

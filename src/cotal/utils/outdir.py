@@ -27,8 +27,6 @@ from cotal.utils.io import read_json, write_json
 MARKER = ".cotal.json"
 LOCK = ".cotal.lock"
 KINDS = ("run", "dataset")
-# Files a run folder of cotal < 0.2 (before the marker) always holds.
-_LEGACY_RUN_FILES = ("run.json", "config.yaml")
 
 
 def marker_kind(folder: str | os.PathLike) -> str | None:
@@ -80,7 +78,7 @@ def check_target(
         return target
     found = marker_kind(target)
     if kind == "run":
-        if found == "run" or (found is None and all((target / f).is_file() for f in _LEGACY_RUN_FILES)):
+        if found == "run" or (found is None and _is_unmarked_run(target)):
             return target
         raise ConfigError(f"{out}: folder holds other files and is not a cotal run folder; choose a new --out")
     if not overwrite:
@@ -91,6 +89,17 @@ def check_target(
             "delete it yourself or choose another --out"
         )
     return target
+
+
+def _is_unmarked_run(folder: Path) -> bool:
+    """A run folder written before the marker existed: config.yaml plus a run.json that cotal wrote."""
+    if not (folder / "config.yaml").is_file() or not (folder / "run.json").is_file():
+        return False
+    try:
+        run = read_json(folder / "run.json")
+    except DataError:
+        return False
+    return isinstance(run, dict) and isinstance(run.get("invocations"), list) and "cotal" in run.get("versions", {})
 
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|old)$")
