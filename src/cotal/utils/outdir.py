@@ -99,7 +99,8 @@ def _is_unmarked_run(folder: Path) -> bool:
         run = read_json(folder / "run.json")
     except DataError:
         return False
-    return isinstance(run, dict) and isinstance(run.get("invocations"), list) and "cotal" in run.get("versions", {})
+    versions = run.get("versions") if isinstance(run, dict) else None
+    return isinstance(versions, dict) and "cotal" in versions and isinstance(run.get("invocations"), list)
 
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|old)$")
