@@ -164,3 +164,25 @@ def test_a_run_folder_from_before_the_marker_resumes_but_look_alikes_do_not(tmp_
     (mine / "run.json").write_text('{"my": "run"}')
     with pytest.raises(ConfigError, match="not a cotal run folder"):
         check_target(mine, "run")
+
+
+def test_single_file_outputs_never_overwrite_an_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from cotal.utils.io import write_json
+
+    data = write_toy_dataset(tmp_path / "data", num_videos=8)
+    dets = tmp_path / "dets.json"
+    write_json(dets, {"results": {}})
+    run = tmp_path / "run"
+    write_json(run / "final.json", {})
+    before = snapshot(tmp_path)
+    for args in (
+        ["cluster", "--data", data, "--clusters", "2", "--out", data / "annotations.json"],
+        ["detect", "--run", run, "--data", data, "--out", run / "final.json"],
+        ["eval", "--data", data, "--detections", dets, "--out", dets],
+    ):
+        code, _, err = run_cli(capsys, *args)
+        assert code == 2
+        one_line_error(err, "would overwrite the input")
+    assert snapshot(tmp_path) == before
+    code, _, _ = run_cli(capsys, "cluster", "--data", data, "--clusters", "2", "--out", data / "clusters.json")
+    assert code == 0  # a new file beside the inputs is fine

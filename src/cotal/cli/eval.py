@@ -14,6 +14,7 @@ from cotal.evaluate.detection import TIOU_PRESETS, evaluate_detections
 from cotal.evaluate.formats import read_clusters
 from cotal.evaluate.mapping import build_mapping, cluster_id, mapping_to_json
 from cotal.utils.io import write_json
+from cotal.utils.outdir import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,6 +64,8 @@ def _load_ground_truth(path: str) -> tuple[Annotations, str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_file(args.out, [args.data, args.detections, args.clusters])
     annotations, test_subset, train_subset = _load_ground_truth(args.data)
     subset = args.subset or test_subset
     if subset is not None and subset not in annotations.subsets:

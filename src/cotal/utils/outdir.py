@@ -103,6 +103,28 @@ def _is_unmarked_run(folder: Path) -> bool:
     return isinstance(versions, dict) and "cotal" in versions and isinstance(run.get("invocations"), list)
 
 
+def check_output_file(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Refuse a single-file output that would destroy an input; returns ``out`` as a Path.
+
+    ``out`` may not be a folder, nor one of the inputs, nor an existing file inside an input folder (a dataset's
+    ``annotations.json``, a run's ``final.json``); a new file inside an input folder is fine.
+
+    Raises:
+        ConfigError: naming ``out`` and the input it would overwrite.
+    """
+    path = Path(out)
+    if path.is_dir():
+        raise ConfigError(f"{out}: is a folder; expected a file name to write")
+    target = path.resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        source = Path(item).resolve()
+        if target == source or (target.exists() and source in target.parents):
+            raise ConfigError(f"{out}: would overwrite the input {item}; choose another output file")
+    return path
+
+
 _STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|old)$")
 
 
