@@ -85,7 +85,7 @@ def check_target(
         raise ConfigError(f"{out}: folder is not empty; pass --overwrite to replace it")
     if found != kind:
         raise ConfigError(
-            f"{out}: --overwrite replaces only a {kind} folder cotal made (it has no {MARKER}); "
+            f"{out}: --overwrite replaces only a {kind} folder cotal made (its {MARKER} does not say so); "
             "delete it yourself or choose another --out"
         )
     return target
