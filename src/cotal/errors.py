@@ -11,3 +11,7 @@ class DataError(CotalError, ValueError):
 
 class ConfigError(CotalError, ValueError):
     """A configuration value or command-line option is invalid."""
+
+
+class NumericalError(CotalError, ArithmeticError):
+    """Training produced a non-finite loss or model (NaN/Inf): the message names the step, videos and term."""

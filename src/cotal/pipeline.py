@@ -35,6 +35,7 @@ from cotal.cluster.descriptors import distinctiveness, joint_snippets, round0_we
 from cotal.config import Config
 from cotal.data import FeatureDataset
 from cotal.data.attention import SHARED, load_attention, save_attention
+from cotal.data.fingerprint import check_run_data
 from cotal.data.normalize import Normalization, fit_normalization, load_normalization, save_normalization
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
@@ -43,6 +44,7 @@ from cotal.evaluate.formats import read_clusters, write_clusters, write_detectio
 from cotal.train import export_outputs, label_targets, load_model, load_outputs, save_outputs, train_model
 from cotal.train.distributed import barrier, dist_info
 from cotal.utils.io import read_json, read_yaml, write_json
+from cotal.utils.outdir import path_inside, run_folder
 from cotal.utils.run import RunDir, get_logger, stage_timer
 from cotal.utils.seed import seed_everything
 
@@ -490,13 +492,16 @@ def fit(
     run_dir = Path(run_dir)
     resolved = config.to_dict()
     existing = run_dir / "config.yaml"
-    if existing.exists() and _training_part(read_yaml(existing)) != _training_part(resolved):
-        raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
-    dataset = FeatureDataset(data)
-    seed_everything(config.pipeline.seed)
-    pipe = Pipeline(dataset, config, run_dir, progress=progress)
-    pipe.run.start(resolved, seed=config.pipeline.seed, argv=argv, extra={"data": str(Path(data).resolve())})
-    return pipe.run_all()
+    dataset = FeatureDataset(data)  # bad data fails before the run folder is touched
+    with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
+        if existing.exists() and _training_part(read_yaml(existing)) != _training_part(resolved):
+            raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
+        if dist_info().rank == 0:
+            check_run_data(run_dir, dataset)  # cached stages are reused only for the same data
+        seed_everything(config.pipeline.seed)
+        pipe = Pipeline(dataset, config, run_dir, progress=progress)
+        pipe.run.start(resolved, seed=config.pipeline.seed, argv=argv, extra={"data": str(Path(data).resolve())})
+        return pipe.run_all()
 
 
 def detect_run(
@@ -513,6 +518,12 @@ def detect_run(
     if not (run_dir / FINAL).exists():
         raise DataError(f"{run_dir}: no {FINAL}; is this a finished `cotal fit` run directory?")
     final = read_json(run_dir / FINAL)
+    if (
+        not isinstance(final, dict)
+        or not isinstance(final.get("models"), dict)
+        or not isinstance(final.get("class_names"), list)
+    ):
+        raise DataError(f"{run_dir / FINAL}: malformed; expected an object with 'models' and 'class_names'")
     config = load_config(run_dir / "config.yaml")
     dataset = FeatureDataset(data)
     ids = list(video_ids) if video_ids is not None else dataset.video_ids(subset)
@@ -520,6 +531,6 @@ def detect_run(
         raise DataError(f"{data}: no videos" + (f" in subset {subset!r}" if subset else ""))
     outputs = {}
     for name, streams in model_inputs(config, dataset):
-        model, _ = load_model(run_dir / final["models"][name])
+        model, _ = load_model(path_inside(run_dir, final["models"].get(name), run_dir / FINAL))
         outputs[name] = export_outputs(model, dataset, ids, _model_streams(name, streams))
     return detect_outputs(outputs, dataset, ids, final["class_names"], config)

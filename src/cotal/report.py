@@ -13,6 +13,7 @@ import numpy as np
 
 from cotal.data import FeatureDataset
 from cotal.utils.io import atomic_open, read_json
+from cotal.utils.outdir import path_inside
 
 CLUSTER_KEYS = ("purity", "ari", "nmi_geometric", "nmi_arithmetic")
 
@@ -132,11 +133,12 @@ def write_report_html(run_dir: str | os.PathLike, data: str | os.PathLike, num_v
     if metrics.get("detection"):
         parts.append("<h2>Detection (test videos)</h2><pre>" + html.escape(map_table(metrics["detection"])) + "</pre>")
     det_path = run_dir / "detections_test.json"
-    final_round = Path(next(iter(final["models"].values()))).parts[0]
+    # round_<R>/model_<name>/model.pt -> round_<R>; a path from a run file must stay inside the run
+    final_round = path_inside(run_dir, next(iter(final["models"].values())), run_dir / "final.json").parent.parent
     outs = {
-        name: load_outputs(run_dir / final_round / f"outputs_test_{name}.npz")
+        name: load_outputs(final_round / f"outputs_test_{name}.npz")
         for name in final["models"]
-        if (run_dir / final_round / f"outputs_test_{name}.npz").exists()
+        if (final_round / f"outputs_test_{name}.npz").exists()
     }
     if det_path.exists() and outs:
         dets = read_detections(det_path)

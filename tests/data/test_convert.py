@@ -214,8 +214,11 @@ def test_output_folder_rules(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert not (out / "keep.txt").exists()
     assert FeatureDataset(out).timing.seconds_per_snippet == pytest.approx(8 / 30)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
-    with pytest.raises(ConfigError, match="must not be or contain the source"):
-        convert_dataset(tmp_path / "src", tmp_path, "um", overwrite=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for target in (tmp_path, tmp_path / "src", tmp_path / "src" / "features"):  # contains, is, inside the source
+        with pytest.raises(ConfigError, match="overlaps the input"):
+            convert_dataset(tmp_path / "src", target, "um", overwrite=True)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_failure_keeps_the_previous_output(tmp_path: Path) -> None:

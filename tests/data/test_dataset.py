@@ -75,10 +75,18 @@ def test_segments_past_the_end_load_but_strict_raises_the_check_message(toy_data
 
 
 def test_strict_checks_length_on_access(toy_dataset: Path) -> None:
-    np.save(toy_dataset / "rgb/video_0000.npy", np.zeros((200, 8), np.float32))
-    assert FeatureDataset(toy_dataset).features("video_0000", "rgb").shape == (200, 8)
-    with pytest.raises(DataError, match="T = 200 snippets"):
+    t = np.load(toy_dataset / "rgb/video_0000.npy").shape[0]
+    off = int(1.5 * t)  # inconsistent, but within what the lenient loader tolerates
+    np.save(toy_dataset / "rgb/video_0000.npy", np.zeros((off, 8), np.float32))
+    assert FeatureDataset(toy_dataset).features("video_0000", "rgb").shape == (off, 8)
+    with pytest.raises(DataError, match=f"T = {off} snippets"):
         FeatureDataset(toy_dataset, strict=True).features("video_0000", "rgb")
+
+
+def test_lenient_loader_refuses_a_file_far_longer_than_its_video(toy_dataset: Path) -> None:
+    np.save(toy_dataset / "rgb/video_0000.npy", np.zeros((200, 8), np.float32))  # the video lasts 20-40 snippets
+    with pytest.raises(DataError, match="T = 200 snippets"):
+        FeatureDataset(toy_dataset).features("video_0000", "rgb")
 
 
 def test_load_feature_file_without_mmap_reads_a_plain_copy(toy_dataset: Path) -> None:

@@ -223,8 +223,13 @@ def test_cli_refuses_non_empty_folder_and_overwrites_on_request(tmp_path: Path, 
     assert cli_main(args) == 2
     assert "not empty" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert cli_main([*args, "--overwrite"]) == 2  # a folder cotal did not make is never replaced
+    assert "delete it yourself" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert cli_main(args) == 0
+    assert cli_main(args) == 2 and "not empty" in capsys.readouterr().err
     assert cli_main([*args, "--overwrite"]) == 0
-    assert not (out / "keep.txt").exists()
     assert len(FeatureDataset(out)) == 6
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
 

@@ -10,6 +10,7 @@ from cotal.data.dataset import FeatureDataset
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate.clustering import clustering_metrics
 from cotal.evaluate.formats import write_clusters
+from cotal.utils.outdir import check_output_file
 
 
 def _clusters_arg(value: str) -> int | str:
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_file(args.out, [args.data, args.attention])
     ds = FeatureDataset(args.data)
     subset = args.subset or ds.meta.train_subset
     ids = ds.video_ids(subset)

@@ -8,7 +8,9 @@ import argparse
 def run(args: argparse.Namespace) -> int:
     from cotal.evaluate import write_detections
     from cotal.pipeline import detect_run
+    from cotal.utils.outdir import check_output_file
 
+    check_output_file(args.out, [args.run, args.data])
     detections = detect_run(args.run, args.data, subset=args.subset, video_ids=args.videos)
     write_detections(args.out, detections)
     n = sum(len(v) for v in detections.values())

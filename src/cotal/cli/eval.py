@@ -9,10 +9,12 @@ from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
 from cotal.evaluate.clustering import clustering_metrics
+from cotal.evaluate.compact import apply_mapping_arrays, read_detection_arrays
 from cotal.evaluate.detection import TIOU_PRESETS, evaluate_detections
-from cotal.evaluate.formats import read_clusters, read_detections
-from cotal.evaluate.mapping import apply_mapping, build_mapping, cluster_id, mapping_to_json
+from cotal.evaluate.formats import read_clusters
+from cotal.evaluate.mapping import build_mapping, cluster_id, mapping_to_json
 from cotal.utils.io import write_json
+from cotal.utils.outdir import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,11 +64,13 @@ def _load_ground_truth(path: str) -> tuple[Annotations, str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_file(args.out, [args.data, args.detections, args.clusters])
     annotations, test_subset, train_subset = _load_ground_truth(args.data)
     subset = args.subset or test_subset
     if subset is not None and subset not in annotations.subsets:
         raise DataError(f"{args.data}: no videos in subset {subset!r}; subsets: {', '.join(annotations.subsets)}")
-    detections = read_detections(args.detections)
+    detections = read_detection_arrays(args.detections)  # compact: memory a small multiple of the file
     report: dict = {"data": str(args.data), "detections": str(args.detections), "subset": subset}
 
     if args.clusters:
@@ -86,10 +90,8 @@ def run(args: argparse.Namespace) -> int:
                 f"(subset {train_subset or 'outside the evaluated ones'}); the mapping must come from training videos"
             )
         mapping = build_mapping(train, annotations, method=args.mapping)
-        unmapped = sorted(
-            {d["label"] for ds in detections.values() for d in ds if cluster_id(d["label"]) not in mapping}
-        )
-        detections = apply_mapping(detections, mapping)
+        unmapped = sorted(lab for lab in set(detections.labels) if cluster_id(lab) not in mapping)
+        detections = apply_mapping_arrays(detections, mapping)
         cm = clustering_metrics(train, annotations)
         print(
             f"mapping ({args.mapping}) from {len(train)} training videos ({len(assignments) - len(train)} assigned "

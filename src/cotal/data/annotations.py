@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cotal.data.ids import check_video_id
 from cotal.errors import DataError
 from cotal.utils.io import read_json
 
@@ -103,6 +104,7 @@ class Annotations(Mapping[str, VideoAnnotation]):
             raise DataError(f"{source}: expected a JSON object with a 'database' object of videos")
         videos: dict[str, VideoAnnotation] = {}
         for vid, entry in obj["database"].items():
+            check_video_id(vid, source)  # an id names files: it must never be a path
             where = f"{source}: video {vid!r}"
             if not isinstance(entry, dict):
                 raise DataError(f"{where}: entry must be an object")

@@ -32,6 +32,8 @@ def save_attention(path: str | os.PathLike, attention: Mapping[str, Mapping[str,
 
 def load_attention(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     """Read an attention archive into ``{stream: {video_id: (T,) float32}}``; bad files raise DataError."""
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):  # np.load would guess "pickle" and say so
+        raise DataError(f"{path}: not a readable attention .npz (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as z:
             out: dict[str, dict[str, np.ndarray]] = {}

@@ -11,15 +11,16 @@ from pathlib import Path
 
 from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import STREAMS, DatasetMeta
+from cotal.data.ids import id_of_file, video_file
 from cotal.data.problems import (
     Problem,
     annotation_problems,
     dim_problems,
     length_problem,
     missing_file_problem,
-    nonfinite_problem,
     open_feature_file,
     stream_length_problem,
+    value_problem,
 )
 from cotal.errors import DataError
 
@@ -35,7 +36,8 @@ def check_dataset(root: str | os.PathLike, scan_values: bool = True) -> list[Pro
     """
     root = Path(root)
     if not root.is_dir():
-        return [Problem(path=str(root), message="dataset folder not found")]
+        what = "is a file, not a dataset folder" if root.exists() else "dataset folder not found"
+        return [Problem(path=str(root), message=what)]
     problems: list[Problem] = []
 
     meta_path = root / "dataset.yaml"
@@ -80,14 +82,15 @@ def _check_stream(
     problems: list[Problem] = []
     present = {}
     for entry in sorted(folder.iterdir()):
-        if entry.suffix == ".npy" and entry.is_file():
-            present[entry.stem] = entry
+        vid = id_of_file(entry)  # the inverse of video_file, which the loader opens
+        if vid is not None and entry.is_file():
+            present[vid] = entry
         elif not entry.name.startswith("."):
             problems.append(
                 Problem(path=str(entry), message=f"unexpected entry in {stream}/ (expected <video_id>.npy)")
             )
     if annotations is not None:
-        problems += [missing_file_problem(folder / f"{vid}.npy") for vid in sorted(set(annotations) - set(present))]
+        problems += [missing_file_problem(video_file(folder, vid)) for vid in sorted(set(annotations) - set(present))]
         problems += [
             Problem(path=str(path), message=f"video {vid!r} is not in annotations.json")
             for vid, path in sorted(present.items())
@@ -101,7 +104,7 @@ def _check_stream(
             continue
         dims[vid] = arr.shape[1]
         lengths.setdefault(vid, {})[stream] = arr.shape[0]
-        found = [nonfinite_problem(path, arr) if scan_values else None]
+        found = [value_problem(path, arr) if scan_values else None]
         if annotations is not None and vid in annotations:
             found.append(length_problem(path, arr.shape[0], annotations[vid].duration, meta.timing))
         problems += [p for p in found if p is not None]

@@ -6,17 +6,15 @@ error (or Ctrl-C) leaves either the old destination or nothing, never a half-wri
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cotal.data.ids import video_file
 from cotal.data.readers import read_published
-from cotal.errors import ConfigError
 from cotal.utils.io import write_json, write_npy
+from cotal.utils.outdir import check_target, staged_folder
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,6 @@ class ConvertReport:
     dropped: tuple[str, ...]
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def convert_dataset(
     src: str | os.PathLike,
     out: str | os.PathLike,
@@ -54,48 +48,20 @@ def convert_dataset(
         src: source folder (or W-TALC features file).
         out: destination folder; must be absent or empty unless ``overwrite``.
         layout: ``"wtalc"`` or ``"um"``.
-        overwrite: replace a non-empty ``out`` (only once the new dataset is complete).
+        overwrite: replace a non-empty ``out`` that cotal made (only once the new dataset is complete).
         options: ``allow_pickle``, ``fps``, ``stride``, ``train_subset``, ``test_subset`` (see
             :func:`cotal.data.readers.read_published`).
     Raises:
-        ConfigError: ``out`` is not empty (without ``overwrite``), is a file, or overlaps ``src``.
+        ConfigError: ``out`` is a file, overlaps ``src``, or is not empty (without ``overwrite``, or not a
+            dataset folder cotal made).
         DataError: the source is malformed; nothing is written.
     """
-    out = Path(out).resolve()
-    if _inside(Path(src).resolve(), out):
-        raise ConfigError(f"{out}: the output folder must not be or contain the source {src}")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"{out}: folder is not empty; pass --overwrite to replace it")
+    out = check_target(out, "dataset", inputs=[src], overwrite=overwrite)
     source = read_published(src, layout, **options)
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with staged_folder(out, "dataset") as tmp:
         source.meta.save(tmp / "dataset.yaml")
         write_json(tmp / "annotations.json", source.annotations.to_json())
         for vid in source.video_ids:
             for stream, x in source.features(vid).items():
-                write_npy(tmp / stream / f"{vid}.npy", x)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                write_npy(video_file(tmp / stream, vid), x)
     return ConvertReport(out=out, videos=len(source.video_ids), streams=source.streams, dropped=tuple(source.dropped))
-
-
-def _replace_dir(new: Path, dest: Path) -> None:
-    """Rename ``new`` onto ``dest``; an existing ``dest`` is moved aside first and deleted afterwards."""
-    if not dest.exists():
-        os.rename(new, dest)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
-    os.rename(dest, old / dest.name)
-    try:
-        os.rename(new, dest)
-    except BaseException:
-        os.rename(old / dest.name, dest)  # put the previous dataset back
-        raise
-    with contextlib.suppress(OSError):
-        shutil.rmtree(old)

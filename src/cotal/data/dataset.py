@@ -24,14 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation, load_annotations
+from cotal.data.ids import video_file
 from cotal.data.problems import (
     annotation_problems,
     feature_header_problem,
     length_problem,
-    nonfinite_problem,
     open_feature_file,
     read_npy_header,
     stream_length_problem,
+    value_problem,
 )
 from cotal.data.timing import SnippetTiming
 from cotal.errors import DataError
@@ -94,7 +95,8 @@ class FeatureDataset:
         strict: also raise on annotation problems that ``cotal data check`` reports but that do not stop
             loading (segments outside ``[0, duration]`` or with ``end <= start``, train/test subsets absent
             from annotations.json) and, on access, on T inconsistent with duration x fps / stride. Off by
-            default because the real THUMOS14 ground truth has segments past the video end.
+            default because the real THUMOS14 ground truth has segments past the video end; without it only a T
+            more than twice the duration's snippet count (the wrong video or fps/stride) is refused.
         cache_size: how many opened feature files to keep (least recently used are dropped).
 
     Example:
@@ -105,7 +107,8 @@ class FeatureDataset:
     def __init__(self, root: str | os.PathLike, mmap: bool = True, strict: bool = False, cache_size: int = 256) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DataError(f"{self.root}: dataset folder not found")
+            what = "is a file, not a dataset folder" if self.root.exists() else "dataset folder not found"
+            raise DataError(f"{self.root}: {what}")
         meta_path = self.root / "dataset.yaml"
         self.meta = DatasetMeta.load(meta_path) if meta_path.exists() else DatasetMeta()
         self.annotations: Annotations = load_annotations(self.root / "annotations.json")
@@ -163,7 +166,7 @@ class FeatureDataset:
     def feature_path(self, video_id: str, stream: str) -> Path:
         if stream not in STREAMS:
             raise DataError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
-        return self.root / stream / f"{video_id}.npy"
+        return video_file(self.root / stream, video_id)
 
     def features(self, video_id: str, stream: str) -> np.ndarray:
         """Snippet features of one stream.
@@ -184,8 +187,9 @@ class FeatureDataset:
             return arr
         path = self.feature_path(video_id, stream)
         arr = load_feature_file(path, mmap=self.mmap)
-        if self.strict and video_id in self.annotations:
-            problem = length_problem(path, arr.shape[0], self.annotations[video_id].duration, self.timing)
+        if video_id in self.annotations:
+            duration = self.annotations[video_id].duration
+            problem = length_problem(path, arr.shape[0], duration, self.timing, lenient=not self.strict)
             if problem is not None:
                 raise problem.error()
         self._cache[key] = arr
@@ -245,7 +249,7 @@ def load_feature_file(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     """
     arr, problem = open_feature_file(path, mmap=mmap)
     if problem is None:
-        problem = nonfinite_problem(path, arr)
+        problem = value_problem(path, arr)
     if problem is not None:
         raise problem.error()
     return arr

@@ -7,7 +7,8 @@ same one-line message from both.
 Tolerances (see docs/data.md):
 
 - snippet count: ``|T - floor(duration * fps / stride)| <= max(2, 5% of the expected count)``;
-- segments: ``-0.5 s <= start`` and ``end <= duration + 0.5 s``; ``end > start`` always.
+- segments: ``-0.5 s <= start`` and ``end <= duration + 0.5 s``; ``end > start`` always;
+- values: finite and ``|x| <= 1e6``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,23 @@ from pathlib import Path
 import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation
+from cotal.data.ids import video_file
 from cotal.data.timing import SnippetTiming
 from cotal.errors import DataError
 
 LENGTH_TOLERANCE_SNIPPETS = 2
 LENGTH_TOLERANCE_FRACTION = 0.05
 SEGMENT_TOLERANCE_S = 0.5
-# Rows per block of the NaN/Inf scan: bounds the temporary memory for any file size.
+# Rows per block of the value scan: bounds the temporary memory for any file size.
 SCAN_BLOCK_ELEMENTS = 1 << 22
+# Largest feature magnitude accepted. Real snippet features are O(1)-O(100); squares and sums over thousands of
+# dims of values near 1e19 overflow float32 (max 3.4e38), so such files would train to NaN.
+MAX_ABS_VALUE = 1e6
+# Longest feature file accepted (about 3.6 h at 0.64 s per snippet): the model's non-local blocks are quadratic in
+# T, so one absurdly long file would otherwise stall training and export. Real videos are far shorter.
+MAX_SNIPPETS = 20_000
+# Even the lenient loader refuses a T beyond this multiple of the duration's snippet count (plus the tolerance).
+LENGTH_HARD_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,12 @@ def feature_header_problem(path: str | os.PathLike, header: NpyHeader) -> Proble
         return Problem(path=path, message=f"has no snippets (T = 0, shape {header.shape})")
     if header.shape[1] == 0:
         return Problem(path=path, message=f"has no feature dimensions (D = 0, shape {header.shape})")
+    if header.shape[0] > MAX_SNIPPETS:
+        return Problem(
+            path=path,
+            message=f"T = {header.shape[0]} snippets exceeds the limit of {MAX_SNIPPETS} (cost grows with T^2); "
+            "split the video or check fps/stride",
+        )
     return None
 
 
@@ -134,34 +150,50 @@ def open_feature_file(path: str | os.PathLike, mmap: bool = True) -> tuple[np.nd
     return arr, None
 
 
-def nonfinite_problem(path: str | os.PathLike, arr: np.ndarray) -> Problem | None:
-    """Scan ``arr`` (T, D) for NaN/Inf in row blocks, so a memory-mapped file is never copied whole.
+def value_problem(path: str | os.PathLike, arr: np.ndarray) -> Problem | None:
+    """Scan ``arr`` (T, D) for NaN/Inf and for values beyond ``MAX_ABS_VALUE``, in row blocks.
 
-    A finite block sum proves the block finite (NaN and Inf propagate through a sum); only a block whose sum
-    is not finite is searched element-wise for the first bad value.
+    A memory-mapped file is never copied whole. Only a block whose largest magnitude is not finite or too large
+    is searched element-wise for the first bad value.
     """
     rows = max(1, SCAN_BLOCK_ELEMENTS // max(1, arr.shape[1]))
     for start in range(0, arr.shape[0], rows):
         block = arr[start : start + rows]
         with np.errstate(over="ignore", invalid="ignore"):
-            if np.isfinite(block.sum()):
-                continue
+            peak = np.abs(block).max() if block.size else 0.0
+        if np.isfinite(peak) and peak <= MAX_ABS_VALUE:
+            continue
         bad = np.argwhere(~np.isfinite(block))
         if len(bad):
             return Problem(
                 path=str(path),
                 message=f"contains NaN/Inf (first at snippet {start + bad[0][0]}, dim {bad[0][1]})",
             )
+        t, d = np.argwhere(np.abs(block) > MAX_ABS_VALUE)[0]
+        return Problem(
+            path=str(path),
+            message=f"value {float(block[t, d]):.3g} at snippet {start + t}, dim {d} is beyond +-{MAX_ABS_VALUE:g} "
+            "(training arithmetic would overflow float32); wrong dtype or scale?",
+        )
     return None
 
 
 def length_problem(
-    path: str | os.PathLike, num_snippets: int, duration: float, timing: SnippetTiming
+    path: str | os.PathLike, num_snippets: int, duration: float, timing: SnippetTiming, *, lenient: bool = False
 ) -> Problem | None:
-    """T must match ``floor(duration * fps / stride)`` within ``max(2, 5%)`` snippets."""
+    """T must match ``floor(duration * fps / stride)`` within ``max(2, 5%)`` snippets.
+
+    ``lenient`` (the default loader) only refuses a T above ``LENGTH_HARD_FACTOR`` times that count plus the
+    tolerance: real ground truth is sloppy, but such a file is the wrong video or the wrong fps/stride.
+    """
     expected = timing.expected_snippets(duration)
     tolerance = max(LENGTH_TOLERANCE_SNIPPETS, LENGTH_TOLERANCE_FRACTION * expected)
-    if abs(num_snippets - expected) > tolerance:
+    wrong = (
+        num_snippets > LENGTH_HARD_FACTOR * expected + tolerance
+        if lenient
+        else abs(num_snippets - expected) > tolerance
+    )
+    if wrong:
         return Problem(
             path=str(path),
             message=f"T = {num_snippets} snippets but duration {duration:g} s at fps {timing.fps:g} / stride "
@@ -186,7 +218,7 @@ def dim_problems(stream_dir: str | os.PathLike, dims: dict[str, int]) -> list[Pr
     common = int(values[np.argmax(counts)])
     return [
         Problem(
-            path=str(Path(stream_dir) / f"{vid}.npy"),
+            path=str(video_file(stream_dir, vid)),
             message=f"D = {d}, but most files of this stream have D = {common}",
         )
         for vid, d in sorted(dims.items())

@@ -27,7 +27,8 @@ import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation
 from cotal.data.dataset import STREAMS, DatasetMeta, load_feature_file
-from cotal.data.problems import nonfinite_problem, read_npy_header
+from cotal.data.ids import check_video_id, video_file
+from cotal.data.problems import read_npy_header, value_problem
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import read_json
 
@@ -215,7 +216,10 @@ def read_wtalc(
     for path in files.values():
         if not path.is_file():
             raise DataError(f"{path}: W-TALC annotation file not found")
-    names = [_text(v) for v in load_pickled_npy(files["videoname"], allow_pickle).reshape(-1)]
+    names = [
+        check_video_id(_text(v), files["videoname"])
+        for v in load_pickled_npy(files["videoname"], allow_pickle).reshape(-1)
+    ]
     subsets = [_text(v) for v in load_pickled_npy(files["subset"], allow_pickle).reshape(-1)]
     try:
         durations = np.asarray(load_pickled_npy(files["duration"], allow_pickle), dtype=np.float64)
@@ -261,7 +265,7 @@ def read_wtalc(
         if not isinstance(x, np.ndarray) or x.ndim != 2 or x.dtype.kind != "f" or x.shape[1] % 2:
             shape = getattr(x, "shape", type(x).__name__)
             raise DataError(f"{feats_path}: video {vid!r}: expected a (T, 2D) float array, got {shape}")
-        problem = nonfinite_problem(feats_path, x)
+        problem = value_problem(feats_path, x)
         if problem is not None:
             raise DataError(f"{problem} in video {vid!r}")
         half = x.shape[1] // 2
@@ -328,7 +332,7 @@ def read_um(
 
     def load(vid: str) -> dict[str, np.ndarray]:
         folder = root / "features" / split_of[vid]
-        return {s: np.asarray(load_feature_file(folder / s / f"{vid}.npy"), dtype=np.float32) for s in streams}
+        return {s: np.asarray(load_feature_file(video_file(folder / s, vid)), dtype=np.float32) for s in streams}
 
     return PublishedDataset(
         source=str(root),
@@ -349,11 +353,13 @@ def _um_split_ids(root: Path, split: str, streams: tuple[str, ...]) -> list[str]
     if list_path.is_file():
         ids = [line.strip() for line in list_path.read_text().splitlines() if line.strip()]
     else:
-        ids = sorted({p.stem for s in streams for p in (folder / s).glob("*.npy")})
+        ids = sorted({p.name[: -len(".npy")] for s in streams for p in (folder / s).glob("*.npy")})
     for vid in ids:
+        check_video_id(vid, list_path if list_path.is_file() else folder)
         for s in streams:
-            if not (folder / s / f"{vid}.npy").is_file():
-                raise DataError(f"{folder / s / f'{vid}.npy'}: feature file not found (video listed in {split} split)")
+            path = video_file(folder / s, vid)
+            if not path.is_file():
+                raise DataError(f"{path}: feature file not found (video listed in {split} split)")
     return ids
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from cotal.data.dataset import STREAMS, FeatureDataset
 from cotal.errors import DataError
 from cotal.utils.io import write_json
+from cotal.utils.outdir import check_target, staged_folder
 
 FIT, VAL = "fit", "val"
 
@@ -41,8 +42,7 @@ def make_validation_split(
         raise DataError(f"validation fraction must be in (0, 1), got {fraction}")
     ds = FeatureDataset(root)
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise DataError(f"{out}: folder exists and is not empty")
+    check_target(out, "dataset", inputs=[root])
     ids = ds.train_ids
     strata: dict[str, list[str]] = defaultdict(list)
     for vid in ids:
@@ -58,12 +58,12 @@ def make_validation_split(
         raise DataError(f"{root}: {len(ids)} training videos are too few for a {fraction:.0%} validation split")
     db = ds.annotations.to_json()
     db["database"] = {vid: {**db["database"][vid], "subset": VAL if vid in val else FIT} for vid in ids}
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "annotations.json", db)
-    dataclasses.replace(ds.meta, train_subset=FIT, test_subset=VAL, name=f"{ds.meta.name}-val").save(
-        out / "dataset.yaml"
-    )
-    for stream in STREAMS:
-        if (ds.root / stream).is_dir():
-            os.symlink((ds.root / stream).resolve(), out / stream, target_is_directory=True)
+    with staged_folder(out, "dataset") as tmp:  # all or nothing
+        write_json(tmp / "annotations.json", db)
+        dataclasses.replace(ds.meta, train_subset=FIT, test_subset=VAL, name=f"{ds.meta.name}-val").save(
+            tmp / "dataset.yaml"
+        )
+        for stream in STREAMS:
+            if (ds.root / stream).is_dir():
+                os.symlink((ds.root / stream).resolve(), tmp / stream, target_is_directory=True)
     return out

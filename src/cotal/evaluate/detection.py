@@ -38,7 +38,7 @@ import numpy as np
 
 from cotal.data.annotations import Annotations
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate.formats import detections_to_arrays
+from cotal.evaluate.formats import DetectionArrays, detections_to_arrays
 
 THUMOS14_TIOU: tuple[float, ...] = tuple(round(0.1 * i, 2) for i in range(1, 8))
 ACTIVITYNET_TIOU: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
@@ -161,11 +161,18 @@ def pair_indices(a_keys: np.ndarray, b_keys_sorted: np.ndarray) -> tuple[np.ndar
     Returns:
         (E,) indices into a, (E,) indices into b.
     """
+    # In-place steps: on millions of detections every temporary (N,) int64 array costs 8 bytes per detection.
     lo = np.searchsorted(b_keys_sorted, a_keys, side="left")
-    cnt = np.searchsorted(b_keys_sorted, a_keys, side="right") - lo
+    cnt = np.searchsorted(b_keys_sorted, a_keys, side="right")
+    cnt -= lo
     ia = np.repeat(np.arange(len(a_keys)), cnt)
-    start = np.cumsum(cnt) - cnt
-    ib = lo[ia] + (np.arange(len(ia)) - start[ia])
+    start = np.cumsum(cnt)
+    start -= cnt
+    del cnt
+    lo -= start  # ib = lo[ia] + (position - start[ia]) = (lo - start)[ia] + position
+    del start
+    ib = lo[ia]
+    ib += np.arange(len(ia))
     return ia, ib
 
 
@@ -187,6 +194,10 @@ def _overlaps_any(vid: np.ndarray, seg: np.ndarray, ivl_vid: np.ndarray, ivl: np
     return out
 
 
+# Prediction/ground-truth pairs whose tIoU is computed at once: bounds the temporary memory on huge inputs.
+_PAIR_CHUNK = 1 << 18
+
+
 def _greedy_match(
     pred_key: np.ndarray, pred_seg: np.ndarray, gt_key: np.ndarray, gt_seg: np.ndarray, thr: np.ndarray
 ) -> np.ndarray:
@@ -204,9 +215,14 @@ def _greedy_match(
     K, N = len(thr), len(pred_key)
     tp = np.zeros((K, N), dtype=bool)
     ip, ig = pair_indices(pred_key, gt_key)
-    tiou = segment_tiou(pred_seg[ip], gt_seg[ig])
+    tiou = np.empty(len(ip))
+    for a in range(0, len(ip), _PAIR_CHUNK):  # chunks: no (pairs, 2) copies of both segment arrays at once
+        tiou[a : a + _PAIR_CHUNK] = segment_tiou(pred_seg[ip[a : a + _PAIR_CHUNK]], gt_seg[ig[a : a + _PAIR_CHUNK]])
     keep = tiou >= thr.min()
-    ip, ig, tiou = ip[keep], ig[keep], tiou[keep]
+    if not keep.all():  # one array at a time: each old one is freed before the next copy
+        ip = ip[keep]
+        ig = ig[keep]
+        tiou = tiou[keep]
     if ip.size == 0:
         return tp
     # Rank of each prediction among the predictions of its group that have candidate pairs (processing order).
@@ -220,7 +236,10 @@ def _greedy_match(
     # (a stable sort of the ascending (ip, ig) order).
     erank = rank[ip]
     order = np.argsort(erank.astype(np.int16) if erank.max() < 2**15 else erank, kind="stable")
-    ip, ig, tiou, erank = ip[order], ig[order], tiou[order], erank[order]
+    ip = ip[order]
+    ig = ig[order]
+    tiou = tiou[order]
+    erank = erank[order]
     bounds = np.searchsorted(erank, np.arange(erank[-1] + 2))
     locked = np.zeros((K, len(gt_key)), dtype=bool)
     for r in range(len(bounds) - 1):
@@ -262,7 +281,7 @@ def _interpolated_ap(tp: np.ndarray, counted: np.ndarray, npos: int) -> np.ndarr
 
 def evaluate_detections(
     annotations: Annotations,
-    detections: Mapping[str, Sequence[Mapping[str, Any]]],
+    detections: Mapping[str, Sequence[Mapping[str, Any]]] | DetectionArrays,
     tiou_thresholds: Sequence[float] | str,
     *,
     subset: str | None = None,
@@ -276,7 +295,8 @@ def evaluate_detections(
 
     Args:
         annotations: ground truth.
-        detections: video id -> list of ``{"segment": [s, e], "label": str, "score": float}`` (seconds).
+        detections: video id -> list of ``{"segment": [s, e], "label": str, "score": float}`` (seconds), or the
+            same already flattened (:class:`DetectionArrays`, e.g. from ``read_detection_arrays``).
         tiou_thresholds: K thresholds in (0, 1], or a preset name ("thumos14": 0.1:0.1:0.7, "activitynet":
             0.5:0.05:0.95).
         subset: evaluate the videos of this subset (all videos when ``None``).
@@ -331,7 +351,7 @@ def evaluate_detections(
     num_gt = np.bincount(gt_cls, minlength=C)
 
     # -- detections -> arrays, with the documented filters ---------------------------------------------------
-    arr = detections_to_arrays(detections)
+    arr = detections if isinstance(detections, DetectionArrays) else detections_to_arrays(detections)
     in_vid = np.asarray([vid_index.get(v, -1) for v in arr.video_ids], dtype=np.int64)
     unknown_videos = sorted(v for v in arr.video_ids if v not in annotations)
     p_vid = np.repeat(in_vid, arr.counts)
@@ -363,7 +383,8 @@ def evaluate_detections(
     dropped["unknown_label"] = int((keep & (p_cls < 0)).sum())
     keep &= p_cls >= 0
 
-    p_vid, p_cls, p_seg, p_score = p_vid[keep], p_cls[keep], p_seg[keep], p_score[keep]
+    if not keep.all():  # otherwise no copy: the caller still holds the arrays
+        p_vid, p_cls, p_seg, p_score = p_vid[keep], p_cls[keep], p_seg[keep], p_score[keep]
     in_amb = np.zeros(len(p_vid), dtype=bool)
     amb = {vid_index[v]: ivl for v, ivl in annotations.ambiguous.items() if v in vid_index and len(ivl)}
     if ambiguous is not None and amb:
@@ -382,7 +403,9 @@ def evaluate_detections(
     tied = (np.diff(p_cls[order]) == 0) & (np.diff(p_score[order]) == 0)
     if tied.any():
         order = np.lexsort((p_seg[:, 1], p_seg[:, 0], p_vid, -p_score, p_cls))
-    p_vid, p_cls, p_seg = p_vid[order], p_cls[order], p_seg[order]
+    p_vid = p_vid[order]  # one array at a time (bounded memory on huge inputs)
+    p_cls = p_cls[order]
+    p_seg = p_seg[order]
     tp = _greedy_match(p_cls * V + p_vid, p_seg, gt_key, gt_seg, thr)
     counted = np.ones_like(tp)
     if ambiguous == "ignore_fp":

@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from cotal.data.dataset import STREAMS, DatasetMeta
+from cotal.data.ids import id_problem, video_file
 from cotal.errors import ConfigError, CotalError, DataError
 from cotal.features.flow import FLOW_METHODS, FlowDescriptor, FlowEstimator, flow_to_network_input, to_gray
 from cotal.features.i3d import InceptionI3d, build_i3d
@@ -39,6 +40,7 @@ from cotal.features.video import VIDEO_EXTENSIONS, expected_frames, iter_frames,
 from cotal.utils.io import read_json, read_yaml, write_json, write_npy, write_yaml
 
 PARTS = ".parts"
+MAX_FPS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ class ExtractConfig:
             or len(set(self.streams)) != len(self.streams)
         ):
             raise ConfigError(f"streams must be a non-empty subset of {', '.join(STREAMS)}, got {self.streams!r}")
-        if not (self.fps > 0 and np.isfinite(self.fps)):
-            raise ConfigError(f"fps must be a positive number, got {self.fps!r}")
+        if not (0 < self.fps <= MAX_FPS):  # also refuses NaN; far beyond any camera means a typo
+            raise ConfigError(f"fps must be a number in (0, {MAX_FPS}], got {self.fps!r}")
         if self.stride < 8:
             raise ConfigError(f"stride must be >= 8 frames (I3D needs a temporal extent), got {self.stride}")
         if self.size < 32:
@@ -211,6 +213,10 @@ def find_videos(paths: Iterable[str | os.PathLike]) -> tuple[dict[str, Path], li
             continue
         for p in found:
             vid = p.stem
+            why = id_problem(vid)
+            if why is not None:  # the id names the feature files, so it must be a plain name
+                problems.append((str(p), f"the file name gives the video id {vid!r}, which {why}; rename the file"))
+                continue
             if vid in videos and videos[vid].resolve() != p.resolve():
                 raise ConfigError(f"video id {vid!r} is given twice: {videos[vid]} and {p}; rename one of them")
             videos[vid] = p
@@ -277,6 +283,7 @@ def extract_features(
     report = ExtractReport()
     videos, problems = find_videos(paths)
     report.failed.extend(problems)
+    _refuse_foreign_dataset(out)
     _check_settings(out, config)
     ground_truth = _load_ground_truth(config.annotations)
 
@@ -388,8 +395,8 @@ def _extract_video(
         array = np.concatenate(feats[stream]).astype(np.float32)
         if array.shape[0] != num_snippets or not np.isfinite(array).all():
             raise DataError(f"{path}: {stream} features came out with shape {array.shape} or non-finite values")
-        write_npy(out / stream / f"{vid}.npy", array)
-    part_path = out / PARTS / f"{vid}.json"
+        write_npy(video_file(out / stream, vid), array)
+    part_path = video_file(out / PARTS, vid, ".json")
     old = read_json(part_path) if part_path.exists() and not config.overwrite else {}
     write_json(
         part_path,
@@ -424,8 +431,14 @@ def merge_outputs(out_dir: str | os.PathLike, config: ExtractConfig | None = Non
             rec = read_json(part)
         except DataError:
             continue  # a part being replaced right now by another shard: the next merge lists it
-        vid = rec.get("video_id")
-        if not isinstance(vid, str) or not all((out / s / f"{vid}.npy").is_file() for s in rec.get("streams", [])):
+        vid = rec.get("video_id") if isinstance(rec, dict) else None
+        streams = rec.get("streams", []) if vid is not None else []
+        # A part file is data too: its id and streams must not lead outside the dataset.
+        if (
+            id_problem(vid) is not None
+            or not isinstance(streams, list)
+            or not all(s in STREAMS and video_file(out / s, vid).is_file() for s in streams)
+        ):
             continue
         gt = rec.get("annotation") or {}
         database[vid] = {
@@ -452,10 +465,18 @@ def merge_outputs(out_dir: str | os.PathLike, config: ExtractConfig | None = Non
 
 
 def _missing_streams(out: Path, vid: str, streams: tuple[str, ...]) -> tuple[str, ...]:
-    part = out / PARTS / f"{vid}.json"
-    if not part.is_file():
+    if not video_file(out / PARTS, vid, ".json").is_file():
         return streams
-    return tuple(s for s in streams if not (out / s / f"{vid}.npy").is_file())
+    return tuple(s for s in streams if not video_file(out / s, vid).is_file())
+
+
+def _refuse_foreign_dataset(out: Path) -> None:
+    """``annotations.json`` is rebuilt from ``.parts`` only: a dataset made otherwise would lose its ground truth."""
+    if not (out / PARTS).is_dir() and any((out / name).exists() for name in ("annotations.json", "dataset.yaml")):
+        raise ConfigError(
+            f"{out}: holds a dataset that `cotal extract` did not make; extracting into it would replace its "
+            "annotations.json, so extract into a new folder"
+        )
 
 
 def _check_settings(out: Path, config: ExtractConfig) -> None:

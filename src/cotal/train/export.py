@@ -115,6 +115,8 @@ def save_outputs(path: str | os.PathLike, outputs: Mapping[str, Mapping[str, np.
 def load_outputs(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     """Read an archive written by :func:`save_outputs`; malformed files raise DataError naming the video."""
     raw: dict[str, dict[str, np.ndarray]] = {}
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):  # np.load would guess "pickle" and say so
+        raise DataError(f"{path}: not a readable outputs .npz (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as z:
             for key in z.files:

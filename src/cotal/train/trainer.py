@@ -39,6 +39,7 @@ from cotal.errors import ConfigError, DataError
 from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig, ModelConfig
 from cotal.train.batching import CROP_MODES, collate, crop_indices, forward_bucketed
 from cotal.train.distributed import DistInfo, all_gather_objects, barrier, setup_distributed
+from cotal.train.guards import check_finite_loss, check_finite_state
 from cotal.train.sampler import ClusterBatchSampler
 from cotal.utils.io import atomic_open, torch_load_safe, torch_save_atomic
 
@@ -317,6 +318,7 @@ class Trainer:
             out = _gather_outputs(out, rank, world)
         targets = torch.from_numpy(self.targets[indices]).to(self.device)
         total, terms = self.loss_fn(out, full_mask, targets, torch.from_numpy(groups).long().to(self.device))
+        check_finite_loss(total, terms, self.step, [self.video_ids[int(i)] for i in indices])
         (total * world).backward()  # DDP averages over ranks; each rank holds only its shard's share
         if self.config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -326,6 +328,8 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
+        # Every rank checks (DDP keeps the weights equal): one rank raising alone would leave the others at barrier.
+        check_finite_state(self.model.state_dict(), self.run_dir / CHECKPOINT, "save")
         torch_states = all_gather_objects(_torch_rng_state(self.device))
         if self.dist.is_main:
             torch_save_atomic(
@@ -352,6 +356,7 @@ class Trainer:
         if saved != self.fingerprint:
             diff = _first_difference(saved, self.fingerprint)
             raise ConfigError(f"{path}: written by a different run ({diff}); use another run directory or resume=False")
+        check_finite_state(state["model"], path, "resume")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         _set_torch_rng_state(state["torch_rng"][self.dist.rank], self.device)
@@ -364,6 +369,7 @@ class Trainer:
         self.log_rows = [row for row in _read_log(self.run_dir / LOG_CSV) if row["step"] <= self.step]
 
     def _save_model(self) -> None:
+        check_finite_state(self.model.state_dict(), self.run_dir / FINAL_MODEL, "save")  # on every rank, as above
         if self.dist.is_main:
             save_model(self.run_dir / FINAL_MODEL, self.model, streams=self.streams, step=self.step)
         barrier()
@@ -497,6 +503,7 @@ def train_model(
 def save_model(path: str | Path, model: CoAttentionModel, *, streams: Sequence[str], step: int) -> None:
     """Write a trained model (config, weights, input streams) atomically; load with :func:`load_model`."""
     cpu_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    check_finite_state(cpu_state, path, "save")
     torch_save_atomic(
         path,
         {
@@ -514,6 +521,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[CoAttentionModel,
     state = torch_load_safe(path, map_location=device)
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
         raise DataError(f"{path}: not a cotal model file")
+    check_finite_state(state["state_dict"], path, "load")
     model = CoAttentionModel(ModelConfig.from_dict(state["model_config"])).to(device)
     weights = state["state_dict"]
     for key in ("input_shift", "input_scale"):  # model files written before input standardisation existed

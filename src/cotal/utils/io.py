@@ -22,14 +22,26 @@ import yaml
 
 from cotal.errors import DataError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # reading the umask means setting it: put it back at once
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a file name to write")
+    for folder in (path.parent, *path.parent.parents):  # a file where a folder is needed
+        if folder.exists():
+            if not folder.is_dir():
+                raise DataError(f"{folder}: is a file, not a folder; cannot write {path}")
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The pid in the name lets a later run tell a file left by a killed process (cotal.utils.outdir).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the permissions of a plain open()
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -68,29 +80,49 @@ def write_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing, empty or malformed file raises :class:`DataError`."""
+def require_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if it is a file; a folder or a missing path raises :class:`DataError`."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    text = path.read_text()
+    return path
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file's content; missing, unreadable or badly encoded files raise :class:`DataError`."""
+    path = require_file(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing, empty, badly encoded or malformed file raises :class:`DataError`."""
+    text = read_text(path)
     if not text.strip():
         raise DataError(f"{path}: file is empty")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply") from None
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
     """Read a YAML file with the safe loader; errors raise :class:`DataError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    text = read_text(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except RecursionError:
+        raise DataError(f"{path}: YAML nested too deeply") from None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

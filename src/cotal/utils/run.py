@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cotal import __version__
+from cotal.errors import DataError
 from cotal.utils.io import read_json, write_json, write_yaml
 
 LOGGER_NAME = "cotal"
@@ -83,7 +84,10 @@ class RunDir:
         if not self.is_main:
             return
         write_yaml(self.path / "config.yaml", config)
-        runs = read_json(self.path / "run.json").get("invocations", []) if (self.path / "run.json").exists() else []
+        previous = read_json(self.path / "run.json") if (self.path / "run.json").exists() else {}
+        runs = previous.get("invocations", []) if isinstance(previous, dict) else None
+        if not isinstance(runs, list):
+            raise DataError(f"{self.path / 'run.json'}: malformed; 'invocations' must be a list")
         runs.append(
             {"argv": list(argv if argv is not None else sys.argv), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         )

@@ -1,0 +1,151 @@
+"""Fault suite, class 3: no silent wrong result (overflowing values, non-finite training, other data in a run
+folder, files far longer than their video)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cotal.data import FeatureDataset
+from cotal.data.fingerprint import check_run_data
+from cotal.errors import ConfigError, NumericalError
+from cotal.model import CoAttentionLoss, CoAttentionModel
+from cotal.train.trainer import CHECKPOINT, FINAL_MODEL, load_model, save_model, train_model
+from cotal.utils.io import torch_save_atomic
+from faults_helpers import one_line_error, run_cli, snapshot
+from toy_data import write_toy_dataset
+
+sys.path.insert(0, str(Path(__file__).parent / "train"))
+from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config  # noqa: E402
+
+TINY_FIT = [
+    "--clusters", "2", "--rounds", "1", "--epochs", "1", "--quiet", "--set", "model.base_dim=16", "model.branch_dim=4",
+    "model.global_dim=8", "model.nonlocal_inner=4", "model.fuse_dim=16", "model.attention_dim=8", "train.batch_size=4",
+    "train.clusters_per_batch=2", "train.device=cpu",
+]  # fmt: skip
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return write_toy_dataset(tmp_path / "data", num_videos=8)
+
+
+def test_overflowing_values_are_refused_by_check_and_load(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = data / "rgb" / "video_0001.npy"
+    x = np.load(bad)
+    x[3, 5] = 1e20  # finite in float32, but squares overflow
+    np.save(bad, x)
+    code, out, _ = run_cli(capsys, "data", "check", data)
+    assert code == 1 and f"{bad}: value 1e+20 at snippet 3, dim 5 is beyond" in out
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(capsys, "fit", "--data", data, "--out", tmp_path / "run", *TINY_FIT)
+    assert code == 2
+    one_line_error(err, str(bad), "beyond")
+    assert not (tmp_path / "run" / "round_1" / "model_rgb" / FINAL_MODEL).exists()
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("run")} == before
+
+
+def test_a_non_finite_loss_stops_at_its_step_naming_videos_and_term(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = FeatureDataset(data)
+    ids, _, targets, groups = gt_labels(ds)
+    forward, calls = CoAttentionLoss.forward, []
+
+    def diverging(self, *args, **kwargs):
+        total, terms = forward(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:  # the third update overflows
+            terms = {**terms, "trip": torch.tensor(float("nan"))}
+            total = total + terms["trip"]
+        return total, terms
+
+    monkeypatch.setattr(CoAttentionLoss, "forward", diverging)
+    run = tmp_path / "train"
+    with pytest.raises(NumericalError, match=r"training step 2: loss term trip is not finite .*video_0") as err:
+        train_model(
+            ds,
+            ids,
+            targets,
+            groups,
+            stream="rgb",
+            model_config=tiny_model_config(),
+            loss_config=default_loss(),
+            train_config=tiny_train_config(checkpoint_every=100),
+            run_dir=run,
+            progress=False,
+        )
+    assert "\n" not in str(err.value)
+    assert not (run / FINAL_MODEL).exists() and not (run / CHECKPOINT).exists()
+
+
+def test_a_non_finite_model_is_never_saved_or_loaded(tmp_path: Path) -> None:
+    model = CoAttentionModel(tiny_model_config())
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(NumericalError, match="refusing to save"):
+        save_model(tmp_path / "m.pt", model, streams=["rgb"], step=1)
+    assert not (tmp_path / "m.pt").exists()
+    good = CoAttentionModel(tiny_model_config())
+    save_model(tmp_path / "m.pt", good, streams=["rgb"], step=1)
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    name = next(iter(state["state_dict"]))
+    state["state_dict"][name] = torch.full_like(state["state_dict"][name], float("inf"))
+    torch_save_atomic(tmp_path / "m.pt", state)
+    with pytest.raises(NumericalError, match=f"refusing to load .*{name}"):
+        load_model(tmp_path / "m.pt")
+
+
+def test_run_folder_refuses_other_data_with_the_same_ids(tmp_path: Path) -> None:
+    data = write_toy_dataset(tmp_path / "data", num_videos=8)
+    run = tmp_path / "run"
+    check_run_data(run, FeatureDataset(data))
+    check_run_data(run, FeatureDataset(data))  # same data: resumes
+    other = write_toy_dataset(tmp_path / "other", num_videos=8, seed=1)  # same ids, other features
+    with pytest.raises(ConfigError, match="was made from other data \\(path differs"):
+        check_run_data(run, FeatureDataset(other))
+    x = np.load(data / "flow" / "video_0002.npy")
+    np.save(data / "flow" / "video_0002.npy", np.concatenate([x, x[:1]]))  # one file changed in place
+    with pytest.raises(ConfigError, match="feature_files differs"):
+        check_run_data(run, FeatureDataset(data))
+
+
+@pytest.mark.slow
+def test_fit_on_a_run_folder_made_from_other_data(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert run_cli(capsys, "fit", "--data", data, "--out", run, *TINY_FIT)[0] == 0
+    np.save(data / "rgb" / "video_0000.npy", np.load(data / "rgb" / "video_0000.npy") * 2)
+    before = snapshot(run)
+    code, _, err = run_cli(capsys, "fit", "--data", data, "--out", run, *TINY_FIT)
+    assert code == 2
+    one_line_error(err, "other data", "feature_files differs")
+    assert snapshot(run) == before
+
+
+def test_a_file_far_longer_than_its_video_is_refused_before_the_quadratic_work(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    long = data / "rgb" / "video_0000.npy"
+    np.save(long, np.zeros((5000, 8), np.float32))  # the video lasts 20-40 snippets
+    code, _, err = run_cli(capsys, "fit", "--data", data, "--out", tmp_path / "run", *TINY_FIT)
+    assert code == 2
+    one_line_error(err, str(long), "T = 5000 snippets")
+    np.save(long, np.zeros((20_001, 8), np.float32))
+    code, out, _ = run_cli(capsys, "data", "check", data)
+    assert code == 1 and "exceeds the limit of 20000" in out
+
+
+def test_a_malformed_model_file_is_one_data_error(tmp_path: Path) -> None:
+    from cotal.errors import DataError
+
+    save_model(tmp_path / "m.pt", CoAttentionModel(tiny_model_config()), streams=["rgb"], step=1)
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    torch_save_atomic(tmp_path / "m.pt", {**state, "state_dict": [1, 2]})
+    with pytest.raises(DataError, match="malformed model state"):
+        load_model(tmp_path / "m.pt")
