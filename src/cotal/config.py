@@ -128,8 +128,6 @@ class PipelineConfig:
             raise ConfigError(f"pipeline.patience must be >= 0, got {self.patience!r}")
         if self.select_by == "heldout" and self.heldout_fraction == 0 and self.select_round == "best":
             raise ConfigError("pipeline.select_by=heldout needs pipeline.heldout_fraction > 0")
-
-    def __post_init__(self) -> None:
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
             raise ConfigError(f"config.pipeline.rounds must be an integer >= 1, got {self.rounds!r}")
 
