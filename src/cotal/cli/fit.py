@@ -77,11 +77,13 @@ def resolve(args: argparse.Namespace, data: str):
 
 def run(args: argparse.Namespace) -> int:
     from cotal.pipeline import fit
-    from cotal.report import print_summary
+    from cotal.report import print_summary, write_report_html
 
     cfg = resolve(args, args.data)
     metrics = fit(args.data, args.out, cfg, progress=not args.quiet, argv=sys.argv)
     print_summary(metrics)
+    if not args.no_report:
+        print(f"report: {write_report_html(args.out, args.data)}")
     print(f"run directory: {args.out}")
     return 0
 
@@ -96,4 +98,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run directory")
     add_config_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-report", action="store_true", help="do not write RUN/report.html")
     p.set_defaults(func=run)
