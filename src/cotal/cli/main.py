@@ -16,7 +16,7 @@ from cotal import __version__
 from cotal.errors import CotalError
 
 # Order shown by `cotal --help`: the pipeline from raw videos to numbers.
-COMMANDS = ("demo", "extract", "synth", "data", "cluster", "fit", "detect", "eval", "report")
+COMMANDS = ("demo", "extract", "synth", "data", "cluster", "fit", "detect", "eval", "report", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
