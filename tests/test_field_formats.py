@@ -45,7 +45,7 @@ def test_detect_writes_cluster_names_that_eval_maps(unsup, tmp_path, capsys):
     labels = {d["label"] for dets in read_detections(out).values() for d in dets}
     assert labels and labels <= {"cluster_00", "cluster_01", "cluster_02"}
     capsys.readouterr()
-    args = ["eval", "--data", str(data), "--detections", str(out), "--clusters", str(run / "clusters.json")]
+    args = ["eval", "--data", str(data), "--detections", str(out), "--cluster-file", str(run / "clusters.json")]
     assert main([*args, "--out", str(tmp_path / "m.json")]) == 0
     # The names map exactly as the bare ids of the run's own file do.
     fit_map = read_json(run / "metrics.json")["detection"]["soft"]["map_per_tiou"]

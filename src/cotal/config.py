@@ -77,6 +77,14 @@ class PipelineConfig:
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
+            raise ConfigError(
+                f"pipeline.rounds must be an integer >= 1 (models trained in sequence), got {self.rounds!r}"
+            )
+        if self.clusters != "auto" and (isinstance(self.clusters, bool) or self.clusters < 2):
+            raise ConfigError(f"pipeline.clusters must be 'auto' or an integer >= 2, got {self.clusters!r}")
+
 
 @dataclass
 class Config:

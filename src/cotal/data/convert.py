@@ -16,7 +16,7 @@ from typing import Any
 
 from cotal.data.readers import read_published
 from cotal.errors import ConfigError
-from cotal.utils.io import write_json, write_npy
+from cotal.utils.io import staging_dir, write_json, write_npy
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def convert_dataset(
     source = read_published(src, layout, **options)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = staging_dir(out)
     try:
         source.meta.save(tmp / "dataset.yaml")
         write_json(tmp / "annotations.json", source.annotations.to_json())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from cotal.errors import ConfigError
+from cotal.utils.io import staging_dir
 
 
 def check_output_dir(out: Path, overwrite: bool) -> None:
@@ -28,7 +28,7 @@ def staged_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
     """
     check_output_dir(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp = staging_dir(out)
     try:
         yield tmp
         old = None
