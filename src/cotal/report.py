@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from cotal.data import FeatureDataset
-from cotal.errors import DataError
+from cotal.errors import ConfigError, DataError
 from cotal.utils.io import atomic_open, read_json, read_yaml
 
 CLUSTER_KEYS = ("purity", "ari", "nmi_geometric", "nmi_arithmetic")
@@ -549,7 +549,10 @@ def write_report_html(
     if unknown:
         raise DataError(f"{data}: no video {unknown[0]!r} (asked for in --video)")
     class_names = final.get("class_names", [])
-    sources = video_sources(data)
+    try:
+        sources = video_sources(data)
+    except ConfigError:
+        sources = {}  # no video decoding without the [extract] extra: a page without pictures
     colors = _colors(sorted(set(class_names) | set(ds.classes)))
     parts = [f"<h1>cotal run {_esc(run_dir.name)}</h1>"]
     parts += _context_section(run_dir, ds, metrics, config, run_info, final)

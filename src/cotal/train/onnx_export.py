@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cotal.errors import ConfigError, CotalError, DataError
+from cotal.errors import CotalError, DataError
 from cotal.model.coattention import CoAttentionModel
+from cotal.utils.deps import require
 from cotal.utils.io import atomic_write, read_json, write_json
 
 TOLERANCE = 1e-4
 OPSET = 17
-INSTALL_HINT = "ONNX export needs the onnx and onnxruntime packages: pip install 'cotal[export]'"
 
 
 class _Exportable(nn.Module):
@@ -156,8 +156,5 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
 
 
 def _require_onnx() -> None:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
+    for module in ("onnx", "onnxruntime"):
+        require(module, "ONNX export")
