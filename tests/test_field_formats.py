@@ -84,3 +84,22 @@ def load_annotations(data):
     from cotal.data import FeatureDataset
 
     return FeatureDataset(data).annotations
+
+
+def test_detect_on_new_videos_needs_no_annotations(unsup, tmp_path):
+    import shutil
+
+    data, run = unsup
+    new = tmp_path / "new"
+    for stream in ("rgb", "flow"):
+        (new / stream).mkdir(parents=True)
+        for f in sorted((data / stream).glob("*.npy"))[:3]:
+            shutil.copy(f, new / stream / f.name)
+    shutil.copy(data / "dataset.yaml", new / "dataset.yaml")
+    out = tmp_path / "d.json"
+    assert main(["detect", "--run", str(run), "--data", str(new), "--out", str(out)]) == 0
+    results = read_detections(out)
+    assert len(results) == 3
+    for vid, dets in results.items():
+        duration = np.load(new / "rgb" / f"{vid}.npy").shape[0] * 16 / 25
+        assert all(0 <= d["segment"][0] < d["segment"][1] <= duration + 1e-9 for d in dets)
