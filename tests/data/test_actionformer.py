@@ -92,3 +92,22 @@ def test_a_folder_of_features_needs_no_annotations(tmp_path, toy_dataset):
     vid = ds.video_ids()[0]
     assert ds[vid].duration == pytest.approx(ds.num_snippets(vid) * ds.timing.seconds_per_snippet)
     assert ds[vid].labels == ()
+
+
+def test_eval_matches_detection_ids_with_or_without_v_prefix(toy_dataset, tmp_path, capsys):
+    from cotal.data import FeatureDataset as Dataset
+    from cotal.evaluate import write_detections
+
+    ann = Dataset(toy_dataset).annotations
+    dets = {
+        f"v_{v}": [
+            {"segment": s.tolist(), "label": lab, "score": 1.0}
+            for s, lab in zip(ann[v].segments, ann[v].labels, strict=True)
+        ]
+        for v in ann.ids("test")
+    }
+    write_detections(tmp_path / "d.json", dets)
+    args = ["eval", "--data", str(toy_dataset), "--detections", str(tmp_path / "d.json"), "--tiou", "0.5"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "adding or removing 'v_'" in text and "100.00" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cotal.data.actionformer import match_ids
 from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
@@ -69,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if subset is not None and subset not in annotations.subsets:
         raise DataError(f"{args.data}: no videos in subset {subset!r}; subsets: {', '.join(annotations.subsets)}")
     detections = read_detections(args.detections)
+    renamed = match_ids(detections, annotations)
+    if renamed:  # ActivityNet ids written with v_ on one side and without it on the other
+        detections = {renamed.get(v, v): d for v, d in detections.items()}
+        print(f"matched {len(renamed)} detection video id(s) to the ground truth by adding or removing 'v_'")
     report: dict = {"data": str(args.data), "detections": str(args.detections), "subset": subset}
 
     if args.cluster_file:

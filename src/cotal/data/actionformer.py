@@ -19,6 +19,7 @@ window-vs-stride offset of :class:`cotal.data.timing.SnippetTiming` (``window`` 
 from __future__ import annotations
 
 import os
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +39,28 @@ def _one(paths: list[Path], what: str, root: Path, option: str) -> Path:
     return paths[0]
 
 
+def id_variants(video_id: str) -> list[str]:
+    """``video_id`` as given, with ``v_`` added, and without it (ActivityNet ids appear in all three forms)."""
+    out = [video_id, PREFIX + video_id]
+    if video_id.startswith(PREFIX):
+        out.append(video_id[len(PREFIX) :])
+    return out
+
+
+def match_ids(ids: Iterable[str], known: Container[str]) -> dict[str, str]:
+    """``{id: its known form}`` for the ids that are not known as given but are with ``v_`` added or removed."""
+    out = {}
+    for vid in ids:
+        if vid not in known:
+            match = next((v for v in id_variants(vid)[1:] if v in known), None)
+            if match is not None:
+                out[vid] = match
+    return out
+
+
 def feature_file(folder: Path, video_id: str) -> Path | None:
     """The feature file of ``video_id`` in ``folder``: under the id, with ``v_`` added, or with ``v_`` removed."""
-    names = [video_id, PREFIX + video_id]
-    if video_id.startswith(PREFIX):
-        names.append(video_id[len(PREFIX) :])
-    return next((folder / f"{n}.npy" for n in names if (folder / f"{n}.npy").is_file()), None)
+    return next((folder / f"{n}.npy" for n in id_variants(video_id) if (folder / f"{n}.npy").is_file()), None)
 
 
 def read_actionformer(
