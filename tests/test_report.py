@@ -50,7 +50,7 @@ def run_with_videos(tmp_path_factory):
 def test_report_has_every_section(run_with_videos, tmp_path):
     data, run = run_with_videos
     test_ids = sorted(v for v, r in read_json(data / "annotations.json")["database"].items() if r["subset"] == "test")
-    path = write_report_html(run, videos=[test_ids[-1]], out=tmp_path / "r.html")
+    path = write_report_html(run, videos=[test_ids[-1]], per_end=1, out=tmp_path / "r.html")
     page = path.read_text()
     # Run context, wall time as a table (not a dict), and the label-free signal column of every round.
     for text in ("training videos", "clusters C", "epochs per model", "git commit", "command", "<td>training</td>"):
@@ -77,7 +77,7 @@ def test_report_without_video_files_has_no_pictures(run_with_videos, tmp_path):
     data, run = run_with_videos
     bare = tmp_path / "data"
     shutil.copytree(data, bare, ignore=shutil.ignore_patterns(".parts"))
-    page = write_report_html(run, bare, out=tmp_path / "r.html").read_text()
+    page = write_report_html(run, bare, per_end=1, out=tmp_path / "r.html").read_text()
     assert 'class="thumbs"' not in page and "Test videos" in page
 
 
@@ -119,7 +119,7 @@ def test_report_loads_in_a_browser_offline_and_without_errors(run_with_videos, t
     if find_browser() is None:
         pytest.skip("no Chromium installed (CI installs Debian's chromium in .ci/run)")
     _, run = run_with_videos
-    page = write_report_html(run, out=tmp_path / "report.html")
+    page = write_report_html(run, per_end=1, out=tmp_path / "report.html")
     shot = tmp_path / "report.png"
     result = render(page.resolve().as_uri(), screenshot=shot)
     assert result.errors == []
