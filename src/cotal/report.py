@@ -115,9 +115,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], shade: np.ndarray | None = None) -> str:
-    """An HTML table; numbers right-aligned; ``shade`` (rows x columns-1, in [0, 1]) tints the value cells."""
-    out = ["<table><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"]
+def _table(header: Sequence[str] | None, rows: Sequence[Sequence[Any]], shade: np.ndarray | None = None) -> str:
+    """An HTML table (no header row when ``header`` is None); numbers right-aligned; ``shade`` (rows x columns-1,
+    in [0, 1]) tints the value cells."""
+    out = ["<table>" + ("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>" if header else "")]
     for i, row in enumerate(rows):
         cells = []
         for j, v in enumerate(row):
@@ -382,7 +383,7 @@ def _context_section(
     inv = run_info.get("invocations") or [{}]
     rows = [
         ("run directory", str(run_dir.resolve())),
-        ("dataset", f"{ds.root} ({ds.meta.name or 'unnamed'})"),
+        ("dataset", f"{ds.root.resolve()} ({ds.meta.name or 'unnamed'})"),
         ("training videos", f"{len(ds.train_ids)} (subset {ds.meta.train_subset})"),
         ("test videos", f"{len(ds.test_ids)} (subset {ds.meta.test_subset})"),
         ("streams", ", ".join(pipe.get("streams", ds.streams))),
@@ -398,7 +399,7 @@ def _context_section(
     ]
     if len(inv) > 1:
         rows.append(("resumed", f"{len(inv) - 1} time(s), last {inv[-1].get('time', '?')}"))
-    parts = ["<h2>Run</h2>", _table(["", ""], rows)]
+    parts = ["<h2>Run</h2>", _table(None, rows)]
     timings = metrics.get("timings_s") or {}
     if timings:
         total = sum(timings.values()) or 1.0
