@@ -28,7 +28,10 @@ os.umask(_UMASK)  # reading the umask means setting it: put it back at once
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The file gets the permissions a plain ``open`` would give under the process umask (mkstemp's are 0600).
+    """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; expected a file name to write")
