@@ -17,7 +17,7 @@ from cotal.config import load_config
 from cotal.errors import ConfigError
 from cotal.pipeline import _as_run, fit
 from cotal.utils.io import write_json, write_yaml
-from cotal.utils.outdir import make_staging
+from cotal.utils.outdir import make_staging, write_marker
 
 FAST = [
     "--clusters", "3", "--rounds", "1", "--epochs", "1",
@@ -75,6 +75,7 @@ def test_fit_writes_what_ran_logs_to_console_and_detaches_its_log(toy_dataset, t
 def test_rerun_with_another_config_names_the_keys(toy_dataset, tmp_path):
     run = tmp_path / "run"
     write_yaml(run / "config.yaml", _as_run(load_config(None, {"train": {"lr": 1e-3}, "pipeline": {"rounds": 2}})))
+    write_marker(run, "run")  # an earlier cotal run folder, not a stranger's
     with pytest.raises(ConfigError, match=r"pipeline\.rounds \(2 there, 3 now\); train\.lr"):
         fit(toy_dataset, run, load_config(None, {"train": {"lr": 5e-4}, "pipeline": {"rounds": 3}}), progress=False)
 
