@@ -7,7 +7,7 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     from cotal.detect.labels import class_names, cluster_names
-    from cotal.errors import ConfigError
+    from cotal.errors import ConfigError, DataError
     from cotal.evaluate import write_detections
     from cotal.pipeline import detect_run
     from cotal.utils.io import read_json
@@ -15,6 +15,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_file(args.out, [args.run, args.data])
     final = read_json(args.run / "final.json") if (args.run / "final.json").exists() else {}
+    if not isinstance(final, dict):
+        raise DataError(f"{args.run / 'final.json'}: malformed; expected an object with 'models' and 'class_names'")
     unsupervised = final.get("supervision") == "none"
     if args.labels is not None and final and not unsupervised:
         raise ConfigError(f"{args.run}: a weakly supervised run already labels detections with classes; drop --labels")
