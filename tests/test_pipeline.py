@@ -198,7 +198,9 @@ def test_cli_fit_flags_and_joint_fusion(toy_dataset, tmp_path, capsys):
     cfg = load_config(run / "config.yaml")
     assert cfg.pipeline.fusion == "joint" and cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
     assert (run / "round_1" / "model_joint" / "model.pt").exists()
-    assert "Clustering of the training videos" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Clustering of the training videos" in out and "report:" in out
+    assert "Training curves" in (run / "report.html").read_text()
 
 
 def test_fit_rejects_a_missing_stream(toy_dataset, tmp_path):

@@ -129,7 +129,11 @@ class PipelineConfig:
         if self.select_by == "heldout" and self.heldout_fraction == 0 and self.select_round == "best":
             raise ConfigError("pipeline.select_by=heldout needs pipeline.heldout_fraction > 0")
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
-            raise ConfigError(f"config.pipeline.rounds must be an integer >= 1, got {self.rounds!r}")
+            raise ConfigError(
+                f"pipeline.rounds must be an integer >= 1 (models trained in sequence), got {self.rounds!r}"
+            )
+        if self.clusters != "auto" and (isinstance(self.clusters, bool) or self.clusters < 2):
+            raise ConfigError(f"pipeline.clusters must be 'auto' or an integer >= 2, got {self.clusters!r}")
 
 
 @dataclass

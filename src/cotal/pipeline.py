@@ -181,6 +181,12 @@ class Pipeline:
                 "silhouette": signals.silhouette(x, labels, seed=self.cfg.pipeline.seed),
                 "confidence": signals.embedding_margin(est.embedding_, labels).round(6).tolist(),
             }
+        if self.cfg.pipeline.clusters == "auto" and self.num_clusters <= 2:
+            self.log.warning(
+                "clusters auto: the eigengap picked C=%d; such a coarse split is rarely the action classes, "
+                "consider --clusters C",
+                self.num_clusters,
+            )
         if self.run.is_main:
             write_json(info_path, info)
             write_clusters(path, dict(zip(self.train_ids, labels.tolist(), strict=True)))
@@ -243,7 +249,7 @@ class Pipeline:
                         train_config=tcfg,
                         run_dir=out_dir,
                         resume=True,
-                        progress=self.progress,
+                        progress=f"round {round_index}, {name} model" if self.progress else False,
                         init_state=previous[name].state_dict() if previous else None,
                         input_normalization=norm,
                     )
@@ -469,11 +475,38 @@ def _fmt(row: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
 
 
+# Set by the run itself, not by the user: each model's input dim (from the features), C (from the clustering or
+# the classes) and each model's training seed (from pipeline.seed, the round and the model).
+DERIVED = (("model", "in_dim"), ("model", "num_classes"), ("train", "seed"))
+
+
+def _as_run(config: Config) -> dict[str, Any]:
+    """The config to write as ``RUN/config.yaml``: without the DERIVED keys, which a set value would misstate."""
+    defaults, out = Config().to_dict(), config.to_dict()
+    for section, key in DERIVED:
+        if out[section][key] != defaults[section][key]:
+            raise ConfigError(
+                f"{section}.{key}={out[section][key]!r} is set by the run itself (features, clusters, pipeline.seed); "
+                "remove it"
+            )
+        del out[section][key]
+    return out
+
+
 def _training_part(config: dict[str, Any]) -> dict[str, Any]:
     """The settings that determine clusters and models; detection and evaluation settings may change on a rerun."""
-    out = {k: v for k, v in config.items() if k != "detect"}
-    out["pipeline"] = {k: v for k, v in config.get("pipeline", {}).items() if k != "tiou_thresholds"}
+    out = {k: dict(v) for k, v in config.items() if k != "detect"}
+    out["pipeline"].pop("tiou_thresholds", None)
+    for section, key in DERIVED:  # runs written before these keys were dropped
+        out.get(section, {}).pop(key, None)
     return out
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts, with both values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str) for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [f"{prefix.rstrip('.')} ({a!r} there, {b!r} now)"]
 
 
 def fit(
@@ -490,18 +523,26 @@ def fit(
     that detection and evaluation settings may change: a rerun then only re-detects and re-evaluates.
     """
     run_dir = Path(run_dir)
-    resolved = config.to_dict()
+    resolved = _as_run(config)
     existing = run_dir / "config.yaml"
     dataset = FeatureDataset(data)  # bad data fails before the run folder is touched
     with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
-        if existing.exists() and _training_part(read_yaml(existing)) != _training_part(resolved):
-            raise ConfigError(f"{run_dir}: holds a run with a different configuration; choose another --out")
+        if existing.exists():
+            diff = _differences(_training_part(read_yaml(existing) or {}), _training_part(resolved))
+            if diff:
+                raise ConfigError(
+                    f"{run_dir}: holds a run with a different configuration ({'; '.join(diff[:4])}"
+                    f"{'; ...' if len(diff) > 4 else ''}); choose another --out or pass --overwrite"
+                )
         if dist_info().rank == 0:
             check_run_data(run_dir, dataset)  # cached stages are reused only for the same data
         seed_everything(config.pipeline.seed)
         pipe = Pipeline(dataset, config, run_dir, progress=progress)
         pipe.run.start(resolved, seed=config.pipeline.seed, argv=argv, extra={"data": str(Path(data).resolve())})
-        return pipe.run_all()
+        try:
+            return pipe.run_all()
+        finally:
+            pipe.run.detach_log()  # later runs in this process must not write into this run's log.txt
 
 
 def detect_run(

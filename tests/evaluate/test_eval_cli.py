@@ -71,9 +71,9 @@ def test_eval_maps_cluster_ids_with_training_assignments(toy_dataset, tmp_path, 
 
     assert main(args) == 0  # without --clusters: labels are unknown, and the CLI says why
     text = capsys.readouterr().out
-    assert "unknown labels: 0, 1, 2" in text and "--clusters" in text
+    assert "unknown labels: 0, 1, 2" in text and "--cluster-file" in text
 
-    assert main([*args, "--clusters", str(clusters), "--mapping", "hungarian"]) == 0
+    assert main([*args, "--cluster-file", str(clusters), "--mapping", "hungarian"]) == 0
     report = json.loads(out.read_text())
     assert report["detection"]["map_per_tiou"] == [pytest.approx(1.0)]
     assert report["mapping"]["num_train_videos"] == len(ann.ids("validation"))
@@ -93,5 +93,5 @@ def test_eval_errors_exit_2_with_one_line(toy_dataset, tmp_path, capsys):
     assert "no videos in subset 'nope'" in capsys.readouterr().err
     clusters = tmp_path / "c.json"
     write_clusters(clusters, {"video_0011": 0})  # a test video only: no training assignment
-    assert main(["eval", "--data", str(toy_dataset), "--detections", str(good), "--clusters", str(clusters)]) == 2
+    assert main(["eval", "--data", str(toy_dataset), "--detections", str(good), "--cluster-file", str(clusters)]) == 2
     assert "training videos" in capsys.readouterr().err

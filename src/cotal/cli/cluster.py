@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from cotal.cli.options import add_streams, streams_value
 from cotal.cluster import SpectralVideoClustering, video_descriptors
 from cotal.data.attention import load_attention
 from cotal.data.dataset import FeatureDataset
@@ -35,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="assignments JSON to write")
     p.add_argument("--attention", help="attention .npz from the previous round (default: mean pooling)")
     p.add_argument("--subset", help="subset to cluster (default: the dataset's train subset)")
-    p.add_argument("--streams", nargs="+", choices=("rgb", "flow"), help="streams to use (default: all present)")
+    add_streams(p, "default: all present")
     p.add_argument("--solver", choices=("auto", "dense", "sparse"), default="auto", help="affinity graph")
     p.add_argument("--neighbors", type=int, default=30, help="k of the k-NN graph (sparse solver)")
     p.add_argument("--auto-range", type=int, nargs=2, default=(2, 50), metavar=("MIN", "MAX"), help="C for 'auto'")
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     attention = load_attention(args.attention) if args.attention else None
-    x = video_descriptors(ds, ids, attention=attention, streams=args.streams)
+    x = video_descriptors(ds, ids, attention=attention, streams=streams_value(args.streams))
     model = SpectralVideoClustering(
         n_clusters=args.clusters,
         solver=args.solver,
@@ -61,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
         random_state=args.seed,
         auto_range=tuple(args.auto_range),
     ).fit(x)
+    if args.clusters == "auto" and model.n_clusters_ <= 2:
+        print(
+            f"warning: the eigengap picked C={model.n_clusters_}; such a coarse split is rarely the action classes, "
+            "consider --clusters C",
+            file=sys.stderr,
+        )
     assignments = {vid: int(c) for vid, c in zip(ids, model.labels_, strict=True)}
     write_clusters(args.out, assignments)
     print(

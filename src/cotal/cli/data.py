@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="convert, check and summarise feature datasets")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
-    p = sub.add_parser("convert", help="convert a W-TALC or UM/BaS-Net feature layout to the native layout")
+    p = sub.add_parser(
+        "convert", help="convert a W-TALC, UM/BaS-Net or ActionFormer feature layout to the native layout"
+    )
     p.add_argument("src", help="source folder (or the W-TALC *-JOINTFeatures.npy file)")
     p.add_argument("--layout", required=True, choices=LAYOUTS, help="layout of SRC (see docs/data.md)")
     p.add_argument("--out", required=True, help="output folder (created; must be absent or empty)")
@@ -26,8 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow reading pickled W-TALC files (unpickling can run code: use only files you trust)",
     )
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the snippets (default 25)")
-    p.add_argument("--stride", type=float, default=16.0, help="frames per snippet (default 16)")
+    p.add_argument("--fps", type=float, help="frame rate of the snippets (default 25; actionformer: the JSON's fps)")
+    p.add_argument("--stride", type=float, help="frames between snippets (default 16; actionformer: feat_stride)")
+    p.add_argument("--window", type=float, help="actionformer: frames per feature (num_frames), e.g. 16")
+    p.add_argument(
+        "--annotations", metavar="JSON", help="actionformer: the annotation JSON (default: annotations/*.json)"
+    )
+    p.add_argument("--features", metavar="DIR", help="actionformer: the folder of <video>.npy (default: the only one)")
+    p.add_argument(
+        "--rgb-dim",
+        type=int,
+        metavar="N",
+        help="actionformer: joint features are RGB dims [0, N) then flow (default: half); N = D keeps one stream",
+    )
     p.add_argument("--train-subset", help="subset to train on (default: inferred, e.g. THUMOS14 'validation')")
     p.add_argument("--test-subset", help="subset to evaluate (default: inferred, e.g. THUMOS14 'test')")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT once the new one is complete")
@@ -57,6 +70,10 @@ def run_convert(args: argparse.Namespace) -> int:
     options = {
         "fps": args.fps,
         "stride": args.stride,
+        "window": args.window,
+        "annotations": args.annotations,
+        "features": args.features,
+        "rgb_dim": args.rgb_dim,
         "train_subset": args.train_subset,
         "test_subset": args.test_subset,
     }

@@ -3,9 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
+
+from cotal.cli.options import add_quiet, progress_enabled
+from cotal.errors import ConfigError
+from cotal.utils.io import read_json, write_json
+from cotal.utils.run import console_log
+
+OPTIONS_FILE = "demo.json"  # the options a demo folder was made with
+
+
+def prepare_folder(out: Path, options: dict, overwrite: bool) -> None:
+    """Make ``out`` hold nothing made with other options: refuse (or, with ``overwrite``, clear) such a folder."""
+    recorded = out / OPTIONS_FILE
+    if out.exists() and any(out.iterdir()):
+        before = read_json(recorded) if recorded.is_file() else None
+        if before != options:
+            if not overwrite:
+                what = (
+                    ", ".join(f"--{k} {before.get(k)} there, {v} now" for k, v in options.items() if before.get(k) != v)
+                    if isinstance(before, dict)
+                    else "no record of its options"
+                )
+                raise ConfigError(
+                    f"{out}: holds a demo made with other options ({what}); pass --overwrite or another --out"
+                )
+            if before is None and not (out / "data" / "dataset.yaml").is_file():
+                raise ConfigError(f"{out}: not a cotal demo folder; refusing to delete it for --overwrite")
+            shutil.rmtree(out)
+    write_json(recorded, options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     data = out / "data"
     t0 = time.perf_counter()
+    prepare_folder(
+        out, {"videos": args.videos, "classes": args.classes, "dim": args.dim, "seed": args.seed}, args.overwrite
+    )
     if not (data / "annotations.json").exists():
         synth = SynthConfig(
             dim=args.dim,
@@ -35,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         )
         run_dir = out / ("unsupervised" if supervision == "none" else "weakly_supervised")
         print(f"\n== {'unsupervised' if supervision == 'none' else 'weakly supervised'} -> {run_dir}")
-        metrics = fit(data, run_dir, cfg, progress=not args.quiet, argv=sys.argv)
+        with console_log(not args.quiet):
+            metrics = fit(data, run_dir, cfg, progress=progress_enabled(args.quiet), argv=sys.argv)
         print_summary(metrics)
         print(f"report: {write_report_html(run_dir, data)}")
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s")
@@ -53,5 +86,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", type=int, default=8, help="action classes (= clusters)")
     p.add_argument("--dim", type=int, default=256, help="feature dimension per stream")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--overwrite", action="store_true", help="replace a demo in --out made with other options")
+    add_quiet(p)
     p.set_defaults(func=run)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
+from cotal.data.actionformer import match_ids
 from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
@@ -22,12 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="detection mAP (ActivityNet protocol) of a results file",
         description="Evaluate detections with the ActivityNet mAP protocol (see docs/evaluation.md). Detections "
-        "labelled with cluster ids are mapped to classes using --clusters (TRAINING-set assignments) first.",
+        "labelled with cluster ids are mapped to classes using --cluster-file (TRAINING-set assignments) first.",
     )
     p.add_argument("--data", required=True, help="native dataset folder, or an ActivityNet-style annotations JSON")
     p.add_argument("--detections", required=True, help='results JSON {"results": {video: [detections]}}')
     p.add_argument(
-        "--clusters", help="TRAINING-set cluster assignments JSON {video: cluster}, when labels are clusters"
+        "--cluster-file",
+        metavar="JSON",
+        help="TRAINING-set cluster assignments JSON {video: cluster}, when labels are clusters",
     )
     p.add_argument("--mapping", choices=("soft", "hungarian"), default="soft", help="cluster-to-class rule")
     thr = p.add_mutually_exclusive_group()
@@ -65,16 +69,20 @@ def _load_ground_truth(path: str) -> tuple[Annotations, str | None, str | None]:
 
 def run(args: argparse.Namespace) -> int:
     if args.out:
-        check_output_file(args.out, [args.data, args.detections, args.clusters])
+        check_output_file(args.out, [args.data, args.detections, args.cluster_file])
     annotations, test_subset, train_subset = _load_ground_truth(args.data)
     subset = args.subset or test_subset
     if subset is not None and subset not in annotations.subsets:
         raise DataError(f"{args.data}: no videos in subset {subset!r}; subsets: {', '.join(annotations.subsets)}")
     detections = read_detection_arrays(args.detections)  # compact: memory a small multiple of the file
+    renamed = match_ids(detections.video_ids, annotations)
+    if renamed:  # ActivityNet ids written with v_ on one side and without it on the other
+        detections = dataclasses.replace(detections, video_ids=[renamed.get(v, v) for v in detections.video_ids])
+        print(f"matched {len(renamed)} detection video id(s) to the ground truth by adding or removing 'v_'")
     report: dict = {"data": str(args.data), "detections": str(args.detections), "subset": subset}
 
-    if args.clusters:
-        assignments = read_clusters(args.clusters)
+    if args.cluster_file:
+        assignments = read_clusters(args.cluster_file)
         evaluated = set(annotations.ids(subset)) - set(args.exclude_videos)
         train_subset = args.train_subset or train_subset
         train = {
@@ -86,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         }
         if not train:
             raise DataError(
-                f"{args.clusters}: no assigned video belongs to the training videos "
+                f"{args.cluster_file}: no assigned video belongs to the training videos "
                 f"(subset {train_subset or 'outside the evaluated ones'}); the mapping must come from training videos"
             )
         mapping = build_mapping(train, annotations, method=args.mapping)
@@ -118,8 +126,12 @@ def run(args: argparse.Namespace) -> int:
         max_per_video=args.max_per_video,
     )
     print(result.table(per_class=args.per_class))
-    if not args.clusters and result.unknown_labels and all(cluster_id(x) is not None for x in result.unknown_labels):
-        print("hint: the labels look like cluster ids; pass --clusters with the TRAINING-set assignments")
+    if (
+        not args.cluster_file
+        and result.unknown_labels
+        and all(cluster_id(x) is not None for x in result.unknown_labels)
+    ):
+        print("hint: the labels look like cluster ids; pass --cluster-file with the TRAINING-set assignments")
     report["detection"] = result.to_json()
     if args.out:
         write_json(args.out, report)

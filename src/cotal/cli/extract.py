@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cotal.cli.options import STREAMS, add_quiet, add_streams, progress_enabled, streams_value
 from cotal.errors import ConfigError
 
 
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="shorter side before cropping (default size*256/224)",
     )
     p.add_argument("--batch", type=int, default=8, metavar="N", help="snippets per network call (default 8)")
-    p.add_argument("--streams", default="rgb,flow", help="comma-separated subset of rgb,flow (default both)")
+    add_streams(p, "default both")
     p.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"], help="optical flow (default dis)")
     p.add_argument(
         "--flow-weights", metavar="PATH", help="flow I3D state dict (.pt); without it flow features are hand-crafted"
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shard", default=None, metavar="I/N", help="extract shard I of N (default RANK/WORLD_SIZE or 0/1)")
     p.add_argument("--overwrite", action="store_true", help="recompute finished videos, accept changed settings")
     p.add_argument("--merge", action="store_true", help="only rebuild annotations.json and dataset.yaml in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet(p, "--no-progress")
     p.set_defaults(func=run)
 
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         resize_short=args.resize_short,
         batch_size=args.batch,
-        streams=tuple(s.strip() for s in args.streams.split(",") if s.strip()),
+        streams=streams_value(args.streams) or STREAMS,
         flow_method=args.flow,
         rgb_weights=args.rgb_weights,
         flow_weights=args.flow_weights,
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         shard=parse_shard(args.shard),
         overwrite=args.overwrite,
-        progress=not args.no_progress,
+        progress=progress_enabled(args.quiet),
     )
     config.validate()
     if args.merge:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
+from cotal.cli.options import add_quiet, add_streams, progress_enabled, streams_value
 from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
+from cotal.utils.run import console_log
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,13 +28,15 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
         "--supervision", choices=["none", "weak"], help="none: clusters as pseudo-labels; weak: video labels"
     )
     p.add_argument("--seed", type=int, help="seed of clustering, sampling and initialisation")
+    add_streams(p, "default: the config's pipeline.streams")
     p.add_argument(
         "--set",
         dest="overrides",
-        nargs="*",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="any config value, e.g. train.lr=5e-4 model.base_dim=128",
+        help="any config value, e.g. --set train.lr=5e-4 model.base_dim=128 --set train.epochs=10; repeatable",
     )
 
 
@@ -45,6 +51,9 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
             pipe[key] = getattr(args, key)
     if args.epochs is not None:
         over.setdefault("train", {})["epochs"] = args.epochs
+    streams = streams_value(args.streams)
+    if streams is not None:
+        pipe["streams"] = list(streams)
     return over
 
 
@@ -75,13 +84,27 @@ def resolve(args: argparse.Namespace, data: str):
     return cfg
 
 
+def clear_run_dir(out: Path) -> None:
+    """``--overwrite``: delete an earlier run in ``out``; refuse a folder that is not a cotal run directory."""
+    if not out.exists():
+        return
+    if not out.is_dir() or (any(out.iterdir()) and not (out / "config.yaml").is_file()):
+        raise ConfigError(f"{out}: not a cotal run directory (no config.yaml); refusing to delete it for --overwrite")
+    shutil.rmtree(out)
+
+
 def run(args: argparse.Namespace) -> int:
     from cotal.pipeline import fit
-    from cotal.report import print_summary
+    from cotal.report import print_summary, write_report_html
 
     cfg = resolve(args, args.data)
-    metrics = fit(args.data, args.out, cfg, progress=not args.quiet, argv=sys.argv)
+    if args.overwrite:
+        clear_run_dir(Path(args.out))
+    with console_log(not args.quiet):
+        metrics = fit(args.data, args.out, cfg, progress=progress_enabled(args.quiet), argv=sys.argv)
     print_summary(metrics)
+    if not args.no_report:
+        print(f"report: {write_report_html(args.out, args.data)}")
     print(f"run directory: {args.out}")
     return 0
 
@@ -95,5 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset folder (native layout)")
     p.add_argument("--out", required=True, help="run directory")
     add_config_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet(p)
+    p.add_argument("--overwrite", action="store_true", help="delete an earlier run in --out and start afresh")
+    p.add_argument("--no-report", action="store_true", help="do not write RUN/report.html")
     p.set_defaults(func=run)

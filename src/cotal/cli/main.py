@@ -31,7 +31,7 @@ from cotal import __version__
 from cotal.errors import CotalError
 
 # Order shown by `cotal --help`: the pipeline from raw videos to numbers.
-COMMANDS = ("demo", "extract", "synth", "data", "cluster", "fit", "detect", "eval")
+COMMANDS = ("demo", "extract", "synth", "data", "cluster", "fit", "detect", "eval", "report", "export")
 EXIT_INPUT, EXIT_INTERNAL, EXIT_PIPE, EXIT_INTERRUPT, EXIT_TERM = 2, 3, 141, 130, 143
 
 

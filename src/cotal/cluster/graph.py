@@ -14,6 +14,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from cotal.errors import DataError
+from cotal.utils.deps import require
 
 # Row blocks are sized so that one (block, N) float64 temporary stays under this many bytes.
 _BLOCK_BYTES = 64 * 2**20
@@ -120,7 +121,7 @@ def knn_search(
         neighbour indices, -1 where the approximate search found fewer than k; ``used`` is "exact" or
         "approximate".
     """
-    import faiss
+    faiss = require("faiss", "the sparse k-NN graph (large video sets)")
 
     n, d = x.shape
     k = n_neighbors
@@ -166,7 +167,7 @@ def _pair_sq_dists(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
     faiss' indexed pairwise kernel reads the rows in place: no (N, k, D) gather.
     """
-    import faiss
+    faiss = require("faiss", "the sparse k-NN graph (large video sets)")
 
     n, k = idx.shape
     rows = np.ascontiguousarray(np.repeat(np.arange(n, dtype=np.int64), k))

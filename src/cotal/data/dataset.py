@@ -35,6 +35,7 @@ from cotal.data.problems import (
     value_problem,
 )
 from cotal.data.timing import SnippetTiming
+from cotal.data.unlabelled import annotations_from_features
 from cotal.errors import DataError
 from cotal.utils.io import read_yaml, write_yaml
 
@@ -58,6 +59,7 @@ class DatasetMeta:
     train_subset: str = "validation"
     test_subset: str = "test"
     name: str = ""
+    window: float | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DatasetMeta:
@@ -69,8 +71,10 @@ class DatasetMeta:
         if unknown:
             raise DataError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
         meta = cls(**raw)
-        for key in ("fps", "stride"):
+        for key in ("fps", "stride", "window"):
             v = getattr(meta, key)
+            if key == "window" and v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
                 raise DataError(f"{path}: '{key}' must be a positive number, got {v!r}")
         for key in ("train_subset", "test_subset"):
@@ -79,11 +83,12 @@ class DatasetMeta:
         return meta
 
     def save(self, path: str | os.PathLike) -> None:
-        write_yaml(path, asdict(self))
+        write_yaml(path, {k: v for k, v in asdict(self).items() if not (k == "window" and v is None)})
 
     @property
     def timing(self) -> SnippetTiming:
-        return SnippetTiming(fps=float(self.fps), stride=float(self.stride))
+        window = None if self.window is None else float(self.window)
+        return SnippetTiming(fps=float(self.fps), stride=float(self.stride), window=window)
 
 
 class FeatureDataset:
@@ -111,7 +116,13 @@ class FeatureDataset:
             raise DataError(f"{self.root}: {what}")
         meta_path = self.root / "dataset.yaml"
         self.meta = DatasetMeta.load(meta_path) if meta_path.exists() else DatasetMeta()
-        self.annotations: Annotations = load_annotations(self.root / "annotations.json")
+        ann_path = self.root / "annotations.json"
+        # New, unlabelled videos need no hand-written annotations: ids and durations come from the features.
+        self.annotations: Annotations = (
+            load_annotations(ann_path)
+            if ann_path.exists()
+            else annotations_from_features(self.root, self.meta.timing, self.meta.test_subset, STREAMS)
+        )
         self.mmap = mmap
         self.strict = strict
         self.streams: tuple[str, ...] = tuple(s for s in STREAMS if (self.root / s).is_dir())

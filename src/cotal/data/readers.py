@@ -37,7 +37,7 @@ try:  # numpy >= 2
 except ImportError:  # numpy 1.x
     from numpy.core import multiarray as _multiarray
 
-LAYOUTS = ("wtalc", "um")
+LAYOUTS = ("wtalc", "um", "actionformer")
 JOINT_SUFFIX = "-JOINTFeatures.npy"
 # (train, test) subset names by the set of subsets a source uses.
 KNOWN_SPLITS = {
@@ -364,7 +364,25 @@ def _um_split_ids(root: Path, split: str, streams: tuple[str, ...]) -> list[str]
 
 
 def read_published(src: str | os.PathLike, layout: str, **options: Any) -> PublishedDataset:
-    """Read ``src`` in ``layout`` (``"wtalc"`` or ``"um"``); ``options`` go to :func:`read_wtalc` / :func:`read_um`."""
+    """Read ``src`` in ``layout`` (``"wtalc"``, ``"um"`` or ``"actionformer"``); ``options`` go to
+    :func:`read_wtalc` / :func:`read_um` / :func:`cotal.data.actionformer.read_actionformer`."""
+    if layout == "actionformer":
+        from cotal.data.actionformer import read_actionformer
+
+        if options.pop("allow_pickle", False):
+            raise ConfigError(
+                "--allow-pickle applies to the wtalc layout only (ActionFormer features are plain arrays)"
+            )
+        if options.get("stride") is None or options.get("window") is None:
+            raise ConfigError(
+                "the actionformer layout needs --stride and --window (ActionFormer's feat_stride and num_frames: "
+                "THUMOS14 I3D 4 and 16, ActivityNet TSP 16 and 16)"
+            )
+        return read_actionformer(src, **options)
+    for key in ("window", "annotations", "features", "rgb_dim"):
+        if options.pop(key, None) is not None:
+            raise ConfigError(f"--{key.replace('_', '-')} applies to the actionformer layout only")
+    options = {k: v for k, v in options.items() if v is not None or k not in ("fps", "stride")}
     if layout == "wtalc":
         return read_wtalc(src, **options)
     if layout == "um":

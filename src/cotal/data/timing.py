@@ -2,6 +2,12 @@
 
 Field convention: a snippet is ``stride`` consecutive frames at ``fps``; snippet ``i`` covers
 ``[i * stride / fps, (i + 1) * stride / fps)`` seconds (16 frames at 25 fps: 0.64 s per snippet).
+
+Features computed on windows longer than their stride (ActionFormer's THUMOS14 I3D: a 16-frame window every 4
+frames at 30 fps) set ``window``: feature i then describes frames ``[i * stride, i * stride + window)``, centred
+``(window - stride) / 2`` frames after the plain convention's centre, so every time is shifted by
+``offset_seconds = (window - stride) / (2 * fps)``: snippet i covers the stride-long interval around its
+window's centre.
 """
 
 from __future__ import annotations
@@ -19,17 +25,32 @@ class SnippetTiming:
 
     Args:
         fps: frames per second the features were extracted at.
-        stride: frames per snippet.
+        stride: frames between consecutive features.
+        window: frames each feature was computed on (None: ``stride``, the usual non-overlapping snippets).
     """
 
     fps: float = 25.0
     stride: float = 16.0
+    window: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("fps", "stride"):
+        for name in ("fps", "stride", "window"):
             v = getattr(self, name)
+            if name == "window" and v is None:
+                continue
             if not np.isfinite(v) or v <= 0:
                 raise DataError(f"snippet timing: {name} must be a positive number, got {v!r}")
+        if self.window is not None and self.window < self.stride:
+            raise DataError(f"snippet timing: window ({self.window:g} frames) is shorter than stride ({self.stride:g})")
+
+    @property
+    def offset_seconds(self) -> float:
+        """Shift of every time for windows longer than the stride (0 for plain snippets)."""
+        return 0.0 if self.window is None else (self.window - self.stride) / (2.0 * self.fps)
+
+    def duration(self, num_snippets: int) -> float:
+        """Seconds covered by ``num_snippets`` features: to the end of the last one's window."""
+        return num_snippets * self.seconds_per_snippet + 2.0 * self.offset_seconds
 
     @property
     def seconds_per_snippet(self) -> float:
@@ -41,17 +62,20 @@ class SnippetTiming:
 
         Segment ``[s, e)`` in snippet units maps to ``[to_seconds(s), to_seconds(e))``.
         """
-        out = np.asarray(index, dtype=np.float64) * self.seconds_per_snippet
+        out = np.asarray(index, dtype=np.float64) * self.seconds_per_snippet + self.offset_seconds
         return float(out) if out.ndim == 0 else out
 
     def to_index(self, seconds: float | np.ndarray) -> float | np.ndarray:
         """Continuous snippet position of a time in seconds (inverse of :meth:`to_seconds`)."""
-        out = np.asarray(seconds, dtype=np.float64) / self.seconds_per_snippet
+        out = (np.asarray(seconds, dtype=np.float64) - self.offset_seconds) / self.seconds_per_snippet
         return float(out) if out.ndim == 0 else out
 
     def expected_snippets(self, duration: float) -> int:
-        """Number of whole snippets in a video of ``duration`` seconds: floor(duration * fps / stride)."""
-        return int(np.floor(duration * self.fps / self.stride + 1e-9))
+        """Number of whole snippets in a video of ``duration`` seconds: floor(duration * fps / stride), or with a
+        longer window the windows that fit: floor((duration * fps - window) / stride) + 1."""
+        if self.window is None:
+            return int(np.floor(duration * self.fps / self.stride + 1e-9))
+        return max(0, int(np.floor((duration * self.fps - self.window) / self.stride + 1e-9)) + 1)
 
     def segment_mask(self, segments: np.ndarray, num_snippets: int) -> np.ndarray:
         """Fraction of each snippet covered by the union of ``segments``.
@@ -62,7 +86,7 @@ class SnippetTiming:
         Returns:
             (T,) float64 in [0, 1].
         """
-        starts = np.arange(num_snippets) * self.seconds_per_snippet
+        starts = np.asarray(self.to_seconds(np.arange(num_snippets)), dtype=np.float64).reshape(-1)
         ends = starts + self.seconds_per_snippet
         merged = merge_intervals(np.asarray(segments, dtype=np.float64).reshape(-1, 2))
         if len(merged) == 0:

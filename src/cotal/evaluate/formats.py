@@ -4,7 +4,8 @@ Detections (ActivityNet results format)::
 
     {"version": ..., "external_data": ..., "results": {video_id: [{"segment": [s, e], "label": str, "score": float}]}}
 
-``version`` and ``external_data`` are optional (other top-level keys are ignored). In memory detections are
+``version`` and ``external_data`` are optional when read (other top-level keys are ignored) and always written,
+because the official ActivityNet evaluation and DETAD refuse a results file without them. In memory detections are
 ``dict[video_id, list[dict]]`` with the same entries. Unsupervised detections carry cluster ids as labels, written
 as strings of ints ("3").
 
@@ -155,20 +156,30 @@ def read_detections(path: str | os.PathLike) -> Detections:
     return obj["results"]
 
 
+# The ActivityNet results format this file follows; the official reader requires the key, not a value.
+RESULTS_VERSION = "VERSION 1.3"
+DEFAULT_EXTERNAL_DATA = {
+    "used": False,
+    "details": "cotal: trained on the dataset's own videos only (the feature extractor's pretraining not counted)",
+}
+
+
 def write_detections(
     path: str | os.PathLike,
     detections: Mapping[str, Sequence[Mapping[str, Any]]],
     *,
-    version: str | None = None,
+    version: str = RESULTS_VERSION,
     external_data: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write detections atomically as ``{"version"?, "external_data"?, "results": {...}}`` after validating them."""
+    """Write detections atomically as ``{"version", "external_data", "results": {...}}`` after validating them.
+
+    ``external_data`` defaults to :data:`DEFAULT_EXTERNAL_DATA`; pass your own when the features' backbone counts.
+    """
     detections_to_arrays(detections, source=str(path))
-    out: dict[str, Any] = {}
-    if version is not None:
-        out["version"] = version
-    if external_data is not None:
-        out["external_data"] = dict(external_data)
+    out: dict[str, Any] = {
+        "version": version,
+        "external_data": dict(external_data if external_data is not None else DEFAULT_EXTERNAL_DATA),
+    }
     out["results"] = {
         vid: [{**d, "segment": [float(d["segment"][0]), float(d["segment"][1])], "score": float(d["score"])} for d in v]
         for vid, v in detections.items()

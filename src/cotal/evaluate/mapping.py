@@ -71,12 +71,12 @@ def build_mapping(
 
 
 def cluster_id(label: Any) -> int | None:
-    """The int cluster id written in a detection label ("3" -> 3), or ``None`` if the label is no integer."""
+    """The int cluster id written in a detection label ("3" or "cluster_03" -> 3), else ``None``."""
     if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
         return int(label)
     if isinstance(label, str):
         try:
-            return int(label.strip())
+            return int(label.strip().removeprefix("cluster_"))
         except ValueError:
             return None
     return None

@@ -298,7 +298,7 @@ def extract_features(
     t0 = time.perf_counter()
     backbones = _Backbones(config) if todo else None
     report.timings["load"] += time.perf_counter() - t0
-    with tqdm(total=0, unit="snippet", disable=not config.progress, dynamic_ncols=True) as bar:
+    with tqdm(total=0, unit="snippet", desc="extract", disable=not config.progress, dynamic_ncols=True) as bar:
         for path, reason in problems:
             tqdm.write(f"cotal extract: skipped {path}: {reason}", file=sys.stderr)
         for vid, path, streams in todo:

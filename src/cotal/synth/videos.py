@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 
 from cotal.errors import ConfigError
+from cotal.utils.deps import require
 from cotal.utils.io import atomic_open, write_json
+
+av = require("av", "rendering videos")
+cv2 = require("cv2", "rendering videos")
 
 TRAIN_SUBSET, TEST_SUBSET = "validation", "test"  # THUMOS14 naming, the DatasetMeta defaults
 

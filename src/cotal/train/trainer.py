@@ -167,7 +167,7 @@ class Trainer:
         loss_config: LossConfig,
         train_config: TrainConfig,
         run_dir: str | Path,
-        progress: bool = True,
+        progress: bool | str = True,
         init_state: dict[str, torch.Tensor] | None = None,
         input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
@@ -416,7 +416,8 @@ class Trainer:
             self._load_checkpoint(ckpt)
         stop = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
         main = self.dist.is_main
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.progress and main), desc="train")
+        desc = self.progress if isinstance(self.progress, str) else "train"  # a string names the bar
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.progress and main), desc=desc)
         tb = _tensorboard_writer(self.run_dir) if main else None
         self.model.train()
         try:
@@ -456,7 +457,7 @@ def train_model(
     train_config: TrainConfig,
     run_dir: str | Path,
     resume: bool = True,
-    progress: bool = True,
+    progress: bool | str = True,
     max_steps: int | None = None,
     init_state: dict[str, torch.Tensor] | None = None,
     input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
@@ -473,7 +474,7 @@ def train_model(
         model_config, loss_config, train_config: settings; ``model_config.in_dim`` must match the stream(s).
         run_dir: receives checkpoint.pt (every ``checkpoint_every`` steps), train_log.csv and model.pt.
         resume: continue from ``run_dir/checkpoint.pt`` when it exists (same run only; else ConfigError).
-        progress: show a tqdm bar (rank 0 only).
+        progress: show a tqdm bar (rank 0 only); a string also names the bar (e.g. "round 2, rgb model").
         max_steps: stop after this update (checkpointing there) instead of the end, e.g. for a time limit.
         init_state: initial weights (a ``state_dict`` of the same architecture) instead of a random init.
         input_normalization: (shift, scale), two (in_dim,) arrays: the model standardises its input as

@@ -22,13 +22,17 @@ import yaml
 
 from cotal.errors import DataError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # reading the umask means setting it: put it back at once
+# Read once at import (reading the umask means setting it, so it is put back at once); outputs honour it.
+UMASK = os.umask(0)
+os.umask(UMASK)
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The file gets the permissions a plain ``open`` would give under the process umask (mkstemp's are 0600).
+    """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; expected a file name to write")
@@ -41,7 +45,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     # The pid in the name lets a later run tell a file left by a killed process (cotal.utils.outdir).
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the permissions of a plain open()
+        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600; outputs get the permissions of a plain open()
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cotal.errors import ConfigError, DataError
-from cotal.utils.io import read_json, write_json
+from cotal.utils.io import UMASK, read_json, write_json
 
 MARKER = ".cotal.json"
 LOCK = ".cotal.lock"
@@ -174,7 +174,9 @@ def make_staging(out: str | os.PathLike, suffix: str = ".tmp") -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(out)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=suffix, dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=suffix, dir=out.parent))
+    tmp.chmod(0o777 & ~UMASK)  # mkdtemp makes 0700; a dataset or run folder gets a plain mkdir's permissions
+    return tmp
 
 
 def replace_dir(new: Path, dest: Path) -> None:

@@ -113,6 +113,31 @@ class RunDir:
             fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             logger.addHandler(fh)
 
+    def detach_log(self) -> None:
+        """Close and remove this run's ``log.txt`` handler."""
+        target = str((self.path / "log.txt").resolve())
+        logger = get_logger()
+        for h in [h for h in logger.handlers if getattr(h, "baseFilename", None) == target]:
+            logger.removeHandler(h)
+            h.close()
+
+
+@contextmanager
+def console_log(enabled: bool = True) -> Iterator[None]:
+    """While the block runs, cotal's log lines (those of ``log.txt``) also go to stderr."""
+    if not enabled:
+        yield
+        return
+    logger = get_logger()
+    logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
 
 @contextmanager
 def stage_timer(timings: dict[str, float], name: str) -> Iterator[None]:

@@ -1,0 +1,41 @@
+"""Options that several commands share, so that they read the same everywhere."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cotal.errors import ConfigError
+
+STREAMS = ("rgb", "flow")
+
+
+def add_streams(p: argparse.ArgumentParser, help_default: str) -> None:
+    """``--streams rgb flow`` or ``--streams rgb,flow`` (both accepted); read it with :func:`streams_value`."""
+    p.add_argument(
+        "--streams",
+        nargs="+",
+        metavar="STREAM",
+        help=f"subset of rgb, flow: space- or comma-separated, e.g. 'rgb flow' or 'rgb,flow' ({help_default})",
+    )
+
+
+def streams_value(values: list[str] | None) -> tuple[str, ...] | None:
+    """The streams named in ``--streams`` values, in the order given; None when the option was not used."""
+    if values is None:
+        return None
+    names = [s.strip() for v in values for s in v.split(",") if s.strip()]
+    bad = [s for s in names if s not in STREAMS]
+    if bad or not names:
+        raise ConfigError(f"--streams: expected rgb and/or flow, got {' '.join(values)!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def add_quiet(p: argparse.ArgumentParser, *aliases: str) -> None:
+    """``--quiet``: no progress bars and no log lines on the console."""
+    p.add_argument("--quiet", *aliases, dest="quiet", action="store_true", help="no progress bars or log lines")
+
+
+def progress_enabled(quiet: bool) -> bool:
+    """Progress bars only on a terminal: redirected to a file, each redraw would be a line of it."""
+    return not quiet and sys.stderr.isatty()
