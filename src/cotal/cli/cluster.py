@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cotal.cluster import SpectralVideoClustering, video_descriptors
 from cotal.data.attention import load_attention
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate.clustering import clustering_metrics
 from cotal.evaluate.formats import write_clusters
 from cotal.utils.outdir import check_output_file
 
@@ -44,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that building the parser (`cotal --help`) does not load scikit-learn / SciPy.
+    from cotal.cluster import SpectralVideoClustering, video_descriptors
+    from cotal.evaluate.clustering import clustering_metrics
+
     check_output_file(args.out, [args.data, args.attention])
     ds = FeatureDataset(args.data)
     subset = args.subset or ds.meta.train_subset
