@@ -35,6 +35,8 @@ class TrainConfig:
         log_every: steps between rows of the CSV log (values averaged over those steps).
         num_threads: torch intra-op CPU threads; None keeps torch's default.
         device: "cpu", "cuda" or "auto" (CUDA when available).
+        precision: "float32" (default) or "bf16": the forward pass under bfloat16 autocast (weights, gradients,
+            the optimiser and the losses stay float32); see ``cotal.utils.precision``.
     """
 
     epochs: int = 200
@@ -53,6 +55,7 @@ class TrainConfig:
     log_every: int = 10
     num_threads: int | None = None
     device: str = "auto"
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "checkpoint_every", "log_every", "videos_per_cluster"):
@@ -80,6 +83,8 @@ class TrainConfig:
             raise ConfigError(f"train.grad_clip must be positive or None, got {self.grad_clip!r}")
         if self.crop not in CROP_MODES:
             raise ConfigError(f"train.crop must be one of {', '.join(CROP_MODES)}, got {self.crop!r}")
+        if self.precision not in ("float32", "bf16"):  # fp16 training would need a gradient scaler
+            raise ConfigError(f"train.precision must be float32 or bf16, got {self.precision!r}")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
 

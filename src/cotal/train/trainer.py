@@ -42,6 +42,7 @@ from cotal.train.distributed import DistInfo, all_gather_objects, barrier, setup
 from cotal.train.guards import check_finite_loss, check_finite_state
 from cotal.train.sampler import ClusterBatchSampler
 from cotal.utils.io import atomic_open, torch_load_safe, torch_save_atomic
+from cotal.utils.precision import autocast
 
 CHECKPOINT = "checkpoint.pt"
 FINAL_MODEL = "model.pt"
@@ -218,12 +219,15 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
         self.optimizer.zero_grad(set_to_none=True)
-        if world == 1 and self.device.type == "cpu":
-            # One process on a CPU: length buckets beat one padded batch (benchmarks/train_throughput.py).
-            out, _ = forward_bucketed(self.net, seqs, device=self.device)
-        else:
-            x, mask = _pad_time(*collate(seqs), t_max)
-            out = self.net(x.to(self.device), mask.to(self.device))
+        with autocast(self.device, self.config.precision):
+            if world == 1 and self.device.type == "cpu":
+                # One process on a CPU: length buckets beat one padded batch (benchmarks/train_throughput.py).
+                out, _ = forward_bucketed(self.net, seqs, device=self.device)
+            else:
+                x, mask = _pad_time(*collate(seqs), t_max)
+                out = self.net(x.to(self.device), mask.to(self.device))
+        if self.config.precision != "float32":  # the losses (sums, margins, logs) run in float32
+            out = CoAttentionOutput(**{f.name: getattr(out, f.name).float() for f in fields(out)})
         full_mask = torch.zeros(batch, t_max, dtype=torch.bool, device=self.device)
         for j, r in enumerate(rows):
             full_mask[j, : len(r)] = True
