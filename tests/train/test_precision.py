@@ -45,6 +45,7 @@ def test_i3d_features_bf16_within_3_percent_of_float32():
     assert torch.nn.functional.cosine_similarity(low.float(), ref).min() > 0.999
 
 
+@torch.no_grad()
 def test_model_outputs_and_losses_bf16_close_to_float32():
     torch.manual_seed(0)
     model = CoAttentionModel(ModelConfig(in_dim=64, num_classes=4, dropout=0.0)).eval()
