@@ -97,3 +97,10 @@ def test_precision_settings_are_checked():
         ExtractConfig(precision="int8").validate()
     with pytest.raises(ConfigError, match="CUDA"):
         autocast(CPU, "fp16")
+
+
+def test_checkpoint_of_another_precision_is_refused(toy_dataset: Path, tmp_path: Path):
+    ds = FeatureDataset(toy_dataset)
+    _first_losses(ds, tmp_path / "run", "bf16")
+    with pytest.raises(ConfigError, match="precision"):
+        _first_losses(ds, tmp_path / "run", "float32")

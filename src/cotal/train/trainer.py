@@ -177,6 +177,8 @@ class Trainer:
         data.update(json.dumps([self.video_ids, self.groups_of_video, list(self.streams)]).encode())
         data.update(np.ascontiguousarray(self.targets).tobytes())
         train = {k: v for k, v in asdict(self.config).items() if k not in _NON_TRAJECTORY}
+        if train["precision"] == "float32":  # the default leaves the fingerprint of earlier checkpoints unchanged
+            del train["precision"]
         raw = {
             "model": asdict(self.model_config),
             "loss": asdict(self.loss_config),
