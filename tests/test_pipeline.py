@@ -359,3 +359,18 @@ def test_inverted_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
     assert len(metrics["rounds"]) == 1 and metrics["rounds"][0]["inverted"]
     assert metrics["selected_round"] == 1 and not (run / "round_2").exists()
     assert "inverted attention" in (run / "log.txt").read_text()
+
+
+def test_run_from_before_new_keys_resumes_only_under_its_old_behaviour(unsup_run):
+    """A config.yaml written before a key existed behaved as that key's legacy value (e.g. no standardisation)."""
+    import yaml
+
+    from cotal.pipeline import _training_part
+
+    _, run, _ = unsup_run
+    current = _training_part(yaml.safe_load((run / "config.yaml").read_text()))
+    old = yaml.safe_load((run / "config.yaml").read_text())
+    old["train"].pop("precision")
+    assert _training_part(old)["train"] == current["train"]  # precision missing = float32, the default
+    old.pop("data")
+    assert _training_part(old)["data"] == {"normalize": "none"} != current["data"]  # other behaviour: refused

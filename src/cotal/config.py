@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import yaml
 
-from cotal.detect import DetectConfig
+from cotal.detect.config import DetectConfig
 from cotal.errors import ConfigError
-from cotal.model import LossConfig, ModelConfig
-from cotal.train import TrainConfig
+from cotal.model.config import LossConfig, ModelConfig
+from cotal.train.config import TrainConfig
 from cotal.utils.io import read_yaml
 
 PRESETS = ("demo", "thumos14", "activitynet12")

@@ -493,12 +493,31 @@ def _as_run(config: Config) -> dict[str, Any]:
     return out
 
 
+# What a run written before a key existed did: its config.yaml lacks the key, and behaved as this value.
+LEGACY_VALUES: dict[tuple[str, str], Any] = {
+    ("train", "precision"): "float32",
+    ("data", "normalize"): "none",
+    ("cluster", "pooling"): "mean",
+    ("cluster", "top_fraction"): 0.3,
+    ("cluster", "codebook_size"): 64,
+    ("cluster", "center"): False,
+    ("pipeline", "select_round"): "last",
+    ("pipeline", "select_by"): "silhouette",
+    ("pipeline", "patience"): 0,
+    ("pipeline", "core_fraction"): 1.0,
+    ("pipeline", "heldout_fraction"): 0.0,
+    ("pipeline", "attention_guard"): False,
+}
+
+
 def _training_part(config: dict[str, Any]) -> dict[str, Any]:
     """The settings that determine clusters and models; detection and evaluation settings may change on a rerun."""
     out = {k: dict(v) for k, v in config.items() if k != "detect"}
     out["pipeline"].pop("tiou_thresholds", None)
     for section, key in DERIVED:  # runs written before these keys were dropped
         out.get(section, {}).pop(key, None)
+    for (section, key), value in LEGACY_VALUES.items():
+        out.setdefault(section, {}).setdefault(key, value)
     return out
 
 

@@ -6,11 +6,9 @@ import argparse
 import sys
 
 from cotal.cli.options import add_streams, streams_value
-from cotal.cluster import SpectralVideoClustering, video_descriptors
 from cotal.data.attention import load_attention
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate.clustering import clustering_metrics
 from cotal.evaluate.formats import write_clusters
 from cotal.utils.outdir import check_output_file
 
@@ -46,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that building the parser (`cotal --help`) does not load scikit-learn / SciPy.
+    from cotal.cluster import SpectralVideoClustering, video_descriptors
+    from cotal.evaluate.clustering import clustering_metrics
+
     check_output_file(args.out, [args.data, args.attention])
     ds = FeatureDataset(args.data)
     subset = args.subset or ds.meta.train_subset

@@ -10,11 +10,9 @@ from cotal.data.actionformer import match_ids
 from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
-from cotal.evaluate.clustering import clustering_metrics
 from cotal.evaluate.compact import apply_mapping_arrays, read_detection_arrays
 from cotal.evaluate.detection import TIOU_PRESETS, evaluate_detections
 from cotal.evaluate.formats import read_clusters
-from cotal.evaluate.mapping import build_mapping, cluster_id, mapping_to_json
 from cotal.utils.io import write_json
 from cotal.utils.outdir import check_output_file
 
@@ -68,6 +66,10 @@ def _load_ground_truth(path: str) -> tuple[Annotations, str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that building the parser (`cotal --help`) does not load SciPy.
+    from cotal.evaluate.clustering import clustering_metrics
+    from cotal.evaluate.mapping import build_mapping, cluster_id, mapping_to_json
+
     if args.out:
         check_output_file(args.out, [args.data, args.detections, args.cluster_file])
     annotations, test_subset, train_subset = _load_ground_truth(args.data)

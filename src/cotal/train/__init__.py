@@ -1,9 +1,29 @@
-"""Training of the co-attention model: batching, sampling, the (distributed) trainer and output export."""
+"""Training of the co-attention model: batching, sampling, the (distributed) trainer and output export.
 
-from cotal.train.batching import collate, crop_indices, crop_sequence
-from cotal.train.export import export_outputs, load_outputs, save_outputs
-from cotal.train.sampler import ClusterBatchSampler, label_targets
-from cotal.train.trainer import TrainConfig, Trainer, load_model, save_model, train_model
+Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.train.config`` does not
+pull in PyTorch or SciPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "ClusterBatchSampler": "cotal.train.sampler",
+    "TrainConfig": "cotal.train.config",
+    "Trainer": "cotal.train.trainer",
+    "collate": "cotal.train.batching",
+    "crop_indices": "cotal.train.batching",
+    "crop_sequence": "cotal.train.batching",
+    "export_outputs": "cotal.train.export",
+    "label_targets": "cotal.train.sampler",
+    "load_model": "cotal.train.trainer",
+    "load_outputs": "cotal.train.export",
+    "save_model": "cotal.train.trainer",
+    "save_outputs": "cotal.train.export",
+    "train_model": "cotal.train.trainer",
+}
 
 __all__ = [
     "ClusterBatchSampler",
@@ -20,3 +40,13 @@ __all__ = [
     "save_outputs",
     "train_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_SOURCES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -17,8 +17,8 @@ from torch import Tensor
 
 from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
+from cotal.train.config import CROP_MODES
 
-CROP_MODES = ("crop", "sample")
 DEFAULT_MAX_LEN = 750
 
 

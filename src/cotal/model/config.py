@@ -1,0 +1,128 @@
+"""Settings of the model and its losses, free of PyTorch so that ``cotal.config`` and the CLI load fast."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from cotal.errors import ConfigError
+
+FUSE_MODES = ("concat", "conv")
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of :class:`CoAttentionModel`; defaults follow the authors' code (SPEC section 4).
+
+    Attributes:
+        in_dim: input feature dim D (1024 per I3D stream; 2048 for a joint RGB|flow input).
+        num_classes: C, the number of (pseudo-)classes.
+        base_dim: channels of the base Conv1d.
+        base_kernel: kernel size of the base Conv1d.
+        dropout: probability of dropping a whole input channel of a video (Dropout2d in the authors' code).
+        temporal_dim: channels of the FAB's separate temporal-conv branch; 0 = no such branch (authors' code,
+            where the base Conv1d k=3 is the only plain temporal conv). The deck draws one (e.g. 128).
+        temporal_kernel: kernel size of that branch.
+        pyramid_dilations: dilations of the k=``pyramid_kernel`` convs of the pyramid branch.
+        pyramid_kernel: kernel size of the dilated convs.
+        pyramid_pointwise: add the k=1 conv to the pyramid (authors' code: yes).
+        branch_dim: channels of each pyramid conv (pyramid output = branch_dim * number of convs).
+        global_dim: channels of the global branch (Conv1d k=1 then the non-local block).
+        nonlocal_inner: inner channels of the embedded-Gaussian non-local block.
+        fuse: "concat" (authors' code: branch outputs concatenated) or "conv" (deck: Conv1d + ReLU).
+        fuse_dim: output channels of the fusing conv (fuse="conv" only).
+        fuse_kernel: kernel size of the fusing conv.
+        attention_dim: channels E' of the class-agnostic branch producing X_ca.
+        attention_kernel: kernel size of that branch (authors' config: 1).
+    """
+
+    in_dim: int = 1024
+    num_classes: int = 20
+    base_dim: int = 256
+    base_kernel: int = 3
+    dropout: float = 0.5
+    temporal_dim: int = 0
+    temporal_kernel: int = 3
+    pyramid_dilations: tuple[int, ...] = (1, 2, 3)
+    pyramid_kernel: int = 3
+    pyramid_pointwise: bool = True
+    branch_dim: int = 32
+    global_dim: int = 128
+    nonlocal_inner: int = 64
+    fuse: str = "concat"
+    fuse_dim: int = 256
+    fuse_kernel: int = 1
+    attention_dim: int = 128
+    attention_kernel: int = 1
+
+    def __post_init__(self) -> None:
+        self.pyramid_dilations = tuple(int(d) for d in self.pyramid_dilations)
+        positive = ("in_dim", "num_classes", "base_dim", "branch_dim", "global_dim", "nonlocal_inner", "fuse_dim")
+        positive += ("attention_dim", "base_kernel", "pyramid_kernel", "fuse_kernel", "attention_kernel")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"model.{name} must be a positive integer, got {value!r}")
+        if isinstance(self.temporal_dim, bool) or not isinstance(self.temporal_dim, int) or self.temporal_dim < 0:
+            raise ConfigError(f"model.temporal_dim must be an integer >= 0, got {self.temporal_dim!r}")
+        for name in ("base_kernel", "temporal_kernel", "pyramid_kernel", "fuse_kernel", "attention_kernel"):
+            if getattr(self, name) % 2 == 0:
+                raise ConfigError(f"model.{name} must be odd so that outputs stay aligned with snippets")
+        if not self.pyramid_dilations and not self.pyramid_pointwise:
+            raise ConfigError("model.pyramid_dilations is empty and pyramid_pointwise is off: the pyramid is empty")
+        if any(d <= 0 for d in self.pyramid_dilations):
+            raise ConfigError(f"model.pyramid_dilations must be positive, got {self.pyramid_dilations}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.fuse not in FUSE_MODES:
+            raise ConfigError(f"model.fuse must be one of {', '.join(FUSE_MODES)}, got {self.fuse!r}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> ModelConfig:
+        """Build from a mapping (e.g. a YAML section); unknown keys raise ConfigError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def deck(cls, **overrides: object) -> ModelConfig:
+        """The deck's variant: a separate 128-channel temporal-conv branch and a 1D-conv fusion of the branches."""
+        return cls(**{"temporal_dim": 128, "fuse": "conv", **overrides})  # type: ignore[arg-type]
+
+
+REDUCTIONS = ("mean", "sum")
+
+
+@dataclass
+class LossConfig:
+    """Weights and constants of the losses (authors' code values, SPEC section 5).
+
+    Attributes:
+        alpha: weight of L_trip. Default 0.0 as in the authors' released code, the only public setting; the deck
+            includes the term but its weight is unknown -- choose it on a validation split, never on test.
+        beta: weight of L_abs (authors: 1).
+        theta: weight of L_intra inside L_abs (authors: 1).
+        tau1: margin of L_inter (authors: 0.001).
+        tau2: margin of L_intra (authors: 0.5).
+        margin: margin m of L_trip (authors: 0.5).
+        reduction: "mean" (batch-size independent, default) or "sum" (deck formulas); see the module docstring.
+    """
+
+    alpha: float = 0.0
+    beta: float = 1.0
+    theta: float = 1.0
+    tau1: float = 0.001
+    tau2: float = 0.5
+    margin: float = 0.5
+    reduction: str = "mean"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "reduction":
+                if value not in REDUCTIONS:
+                    raise ConfigError(f"loss.reduction must be one of {', '.join(REDUCTIONS)}, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ConfigError(f"loss.{f.name} must be a number >= 0, got {value!r}")
