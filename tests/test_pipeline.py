@@ -374,3 +374,17 @@ def test_run_from_before_new_keys_resumes_only_under_its_old_behaviour(unsup_run
     assert _training_part(old)["train"] == current["train"]  # precision missing = float32, the default
     old.pop("data")
     assert _training_part(old)["data"] == {"normalize": "none"} != current["data"]  # other behaviour: refused
+
+
+def test_weak_supervision_leaves_out_unlabelled_training_videos(toy_dataset, tmp_path):
+    from cotal.data import FeatureDataset
+
+    ann = read_json(toy_dataset / "annotations.json")
+    unlabelled = FeatureDataset(toy_dataset).train_ids[0]
+    ann["database"][unlabelled]["annotations"] = []
+    write_json(toy_dataset / "annotations.json", ann)
+    run = tmp_path / "run"
+    fit(toy_dataset, run, load_config(None, _tiny(supervision="weak")), progress=False)
+    log = (run / "log.txt").read_text()
+    n = len(FeatureDataset(toy_dataset).train_ids)
+    assert "1 training videos have no labels" in log and f"training rgb model on {n - 1} videos" in log

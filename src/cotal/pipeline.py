@@ -317,9 +317,17 @@ class Pipeline:
 
     def _run_weak(self) -> tuple[Path, dict[str, torch.nn.Module], list[str], None, list, None]:
         """One model per input trained on the training videos' ground-truth video-level labels."""
-        targets, groups = video_label_targets(self.ds, self.train_ids)
+        labelled = [v for v in self.train_ids if self.ds[v].video_labels]
+        if not labelled:
+            raise DataError(f"{self.ds.root}: no training video has labels; weak supervision needs them")
+        if len(labelled) < len(self.train_ids):  # e.g. ActivityNet training videos without segments
+            self.log.warning(
+                "weak supervision: %d training videos have no labels and are left out",
+                len(self.train_ids) - len(labelled),
+            )
+        targets, groups = video_label_targets(self.ds, labelled)
         final_dir = self.run.path / "round_1"
-        models = self.train(final_dir, self.train_ids, targets, groups, 1)
+        models = self.train(final_dir, labelled, targets, groups, 1)
         self.export(models, self.train_ids, final_dir / "outputs_train_{}.npz")
         return final_dir, models, list(self.ds.classes), None, [], None
 
