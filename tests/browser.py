@@ -7,10 +7,12 @@ exception, checks that every image decoded, and saves a full-page screenshot.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -86,7 +88,8 @@ def render(url: str, screenshot: Path | None = None, width: int = 1280, timeout:
     browser = find_browser()
     if browser is None:
         raise FileNotFoundError("no Chromium/Chrome installed")
-    with tempfile.TemporaryDirectory(prefix="cotal-chromium-") as profile:
+    # Chromium's helper processes may still touch the profile for a moment after the group is killed.
+    with tempfile.TemporaryDirectory(prefix="cotal-chromium-", ignore_cleanup_errors=True) as profile:
         args = [
             browser,
             "--headless",
@@ -102,11 +105,14 @@ def render(url: str, screenshot: Path | None = None, width: int = 1280, timeout:
         ]
         # Chromium reads commands from fd 3 and answers on fd 4: map them onto this process's pipes.
         cmd = ["bash", "-c", 'exec 3<&0 4>&1 </dev/null >/dev/null; exec "$@"', "_", *args]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             return _load(_Pipe(proc, timeout), url, screenshot, width)
         finally:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the browser and its renderer/zygote helpers
             proc.wait()
 
 
