@@ -6,8 +6,7 @@ pull in PyTorch or SciPy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cotal.utils.lazy import lazy_exports
 
 _SOURCES = {
     "CoAttentionLoss": "cotal.model.losses",
@@ -27,12 +26,4 @@ __all__ = [
     "StreamModels",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_SOURCES[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

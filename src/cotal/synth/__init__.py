@@ -6,8 +6,7 @@ pull in PyTorch or SciPy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cotal.utils.lazy import lazy_exports
 
 _SOURCES = {
     "BUILTIN_SKELETONS": "cotal.synth.skeleton",
@@ -31,12 +30,4 @@ __all__ = [
     "parametric_skeleton",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_SOURCES[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)
