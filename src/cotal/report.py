@@ -163,7 +163,7 @@ def _rounds_plot(rounds: list[dict[str, Any]]):
     x = [r["round"] for r in rounds]
     for k in CLUSTER_KEYS[:3]:
         ax.plot(x, [r[k] for r in rounds], marker="o", label=k)
-    ax.set_xlabel("clustering round (0 = mean pooling)")
+    ax.set_xlabel("clustering round (0 = before any model)")
     ax.set_xticks(x)
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
@@ -413,18 +413,34 @@ def _context_section(
     return parts
 
 
+# Label-free per-round signals of the pipeline (docs/clustering.md), shown before the ground-truth columns.
+ROUND_SIGNALS = (
+    "round",
+    "num_clusters",
+    "silhouette",
+    "agreement_previous",
+    "trained_on",
+    "heldout_accuracy",
+    "attention_distinctiveness",
+    "inverted",
+)
+
+
+def _cell(value: Any) -> Any:
+    return ("yes" if value else "no") if isinstance(value, bool) else value
+
+
 def _rounds_section(rounds: list[dict[str, Any]]) -> list[str]:
     """Every scalar each round recorded (clustering metrics when labels exist, label-free signals always)."""
-    keys: list[str] = []
+    keys = [k for k in ROUND_SIGNALS if any(k in r for r in rounds)]  # label-free signals first
     for r in rounds:
-        keys += [
-            k for k, v in r.items() if k not in keys and isinstance(v, (int, float, str)) and not isinstance(v, bool)
-        ]
+        keys += [k for k, v in r.items() if k not in keys and isinstance(v, (int, float, str))]
     parts = [
-        "<h2>Rounds</h2><p>One row per clustering of the training videos (round 0: mean pooling; round k: pooled "
-        "with model k's attention). Ground-truth columns (purity, ARI, NMI, accuracy) are reported only; they never "
-        "reach training.</p>",
-        _table(keys, [[r.get(k, "") for k in keys] for r in rounds]),
+        "<h2>Rounds</h2><p>One row per clustering of the training videos (round 0: the label-free round-0 pooling, "
+        "<code>cluster.pooling</code>; round k: pooled with model k's attention). The first columns are label-free "
+        "signals (docs/clustering.md); ground-truth columns (purity, ARI, NMI, accuracy, attention_ratio) are "
+        "reported only; they never reach training or round selection.</p>",
+        _table(keys, [[_cell(r.get(k, "")) for k in keys] for r in rounds]),
     ]
     if all(k in r for r in rounds for k in CLUSTER_KEYS[:3]):
         parts.append(_img(_png(_rounds_plot(rounds)), "clustering metrics per round"))
