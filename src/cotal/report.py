@@ -57,7 +57,7 @@ def clustering_table(rounds: list[dict[str, Any]]) -> str:
     head = "round  pooling      C  " + "".join(k.rjust(15) for k in keys)
     lines = [head]
     for row in rounds:
-        pooling = "mean" if row["round"] == 0 else f"S of model {row['round']}"
+        pooling = "round-0" if row["round"] == 0 else f"S of model {row['round']}"  # round 0: cluster.pooling
         lines.append(
             f"{row['round']:>5}  {pooling:<11}{row['num_clusters']:>3}  " + "".join(f"{row[k]:15.3f}" for k in keys)
         )
