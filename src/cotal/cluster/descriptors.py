@@ -7,7 +7,7 @@ model), and ``f = [f^rgb, f^flow]``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -206,22 +206,42 @@ def round0_weights(
     if method == "mean":
         return None
     use = _use_streams(dataset, streams)
-    snippets = {vid: joint_snippets(dataset, vid, use, normalization, center) for vid in video_ids}
-    if method == "distinctive":
-        return {vid: _top_fraction(distinctiveness(x), fraction) for vid, x in snippets.items()}
-    return _idf_weights(snippets, codebook_size, seed)
+    if method == "distinctive":  # one video in memory at a time
+        return {
+            vid: _top_fraction(distinctiveness(joint_snippets(dataset, vid, use, normalization, center)), fraction)
+            for vid in video_ids
+        }
+    return _idf_weights(
+        lambda vid: joint_snippets(dataset, vid, use, normalization, center), dataset, video_ids, codebook_size, seed
+    )
 
 
-def _idf_weights(snippets: dict[str, np.ndarray], codebook_size: int, seed: int) -> dict[str, np.ndarray]:
-    """Snippet weight = idf of its codeword, ``log(N / df)``; a video whose words are all common gets uniform."""
+def _idf_weights(
+    snippets_of: Callable[[str], np.ndarray],
+    dataset: FeatureDataset,
+    video_ids: Sequence[str],
+    codebook_size: int,
+    seed: int,
+    sample_size: int = 50_000,
+) -> dict[str, np.ndarray]:
+    """Snippet weight = idf of its codeword, ``log(N / df)``; a video whose words are all common gets uniform.
+
+    Two passes over the videos, one in memory at a time: a sample of ``sample_size`` snippets (drawn from each video
+    in proportion to its length) fits the codebook, then every video's snippets are assigned to it.
+    """
     from sklearn.cluster import MiniBatchKMeans
 
     rng = np.random.default_rng(seed)
-    allx = np.concatenate(list(snippets.values())).astype(np.float32)
-    sample = allx[rng.choice(len(allx), size=min(len(allx), 50_000), replace=False)]
+    lengths = np.array([dataset.num_snippets(v) for v in video_ids])
+    share = min(1.0, sample_size / max(int(lengths.sum()), 1))
+    parts = []
+    for vid, t in zip(video_ids, lengths, strict=True):
+        rows = rng.choice(t, size=min(t, max(1, round(share * t))), replace=False)
+        parts.append(snippets_of(vid)[np.sort(rows)])
+    sample = np.concatenate(parts).astype(np.float32)
     k = max(2, min(codebook_size, len(sample) // 4))
     km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit(sample)
-    words = {vid: km.predict(x.astype(np.float32)) for vid, x in snippets.items()}
+    words = {vid: km.predict(snippets_of(vid).astype(np.float32)) for vid in video_ids}
     df = np.zeros(k)
     for w in words.values():
         df[np.unique(w)] += 1

@@ -35,7 +35,9 @@ def embedding_margin(embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:
     rows = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
     ids = np.unique(labels)
     centroids = np.stack([rows[labels == c].mean(axis=0) for c in ids])
-    d = np.linalg.norm(rows[:, None, :] - centroids[None], axis=2)  # (N, K)
+    # |a - b|^2 = |a|^2 + |b|^2 - 2ab: (N, K) without an (N, K, dim) temporary (N may be very large).
+    sq = (rows * rows).sum(1)[:, None] + (centroids * centroids).sum(1)[None, :] - 2.0 * rows @ centroids.T
+    d = np.sqrt(np.maximum(sq, 0.0))
     own = np.searchsorted(ids, labels)
     d_own = d[np.arange(len(labels)), own]
     d[np.arange(len(labels)), own] = np.inf
