@@ -19,8 +19,6 @@ from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
 from cotal.train.config import CROP_MODES
 
-DEFAULT_MAX_LEN = 750
-
 
 def collate(
     seqs: Sequence[np.ndarray | Tensor], *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
@@ -39,6 +37,14 @@ def collate(
         x[i, : t.shape[0]] = t.to(device=device, dtype=dtype)
     mask = torch.arange(x.shape[1], device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)
     return x, mask
+
+
+def pad_time(x: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:
+    """Zero-pad x (B, T, D) and mask (B, T) along time to ``length`` >= T."""
+    extra = length - x.shape[1]
+    if extra == 0:
+        return x, mask
+    return torch.nn.functional.pad(x, (0, 0, 0, extra)), torch.nn.functional.pad(mask, (0, extra), value=False)
 
 
 def crop_indices(length: int, max_len: int | None, rng: np.random.Generator, mode: str = "crop") -> np.ndarray:

@@ -16,11 +16,9 @@ import torch
 
 from cotal.data import FeatureDataset
 from cotal.errors import DataError
-from cotal.model import CoAttentionModel
+from cotal.model import OUTPUT_KEYS, CoAttentionModel
 from cotal.train.batching import collate
 from cotal.utils.io import atomic_open
-
-OUTPUT_KEYS = ("cas", "attention", "probs")
 
 
 def _length_buckets(lengths: np.ndarray, batch_size: int, max_snippets: int) -> list[np.ndarray]:
