@@ -154,6 +154,9 @@ def test_checkpoint_and_model_load_with_weights_only(toy_dataset: Path, tmp_path
     model = _fit(ds, tmp_path / "run", epochs=1, grad_clip=0.5)
     ckpt = torch.load(tmp_path / "run" / CHECKPOINT, map_location="cpu", weights_only=True)
     assert ckpt["step"] == 2 and {"model", "optimizer", "torch_rng"} <= ckpt.keys()
+    # The v1 layout, which checkpoints written before the trainer was split into modules also have.
+    fields = {"format", "step", "fingerprint", "model", "optimizer", "torch_rng", "log_sums", "log_count"}
+    assert ckpt["format"] == "cotal-train-checkpoint-v1" and ckpt.keys() == fields
     loaded, streams = load_model(tmp_path / "run" / FINAL_MODEL)
     assert streams == ("rgb",)
     _assert_same_weights(model, loaded)

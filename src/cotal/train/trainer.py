@@ -135,25 +135,12 @@ class _Trainer:
         self.targets = check_targets(targets, self.video_ids, model_config.num_classes)
         groups = check_groups(groups_of_video, self.video_ids, model_config.num_classes)
         self.lengths = feature_lengths(dataset, self.video_ids, self.streams, model_config.in_dim)
+        self.device, self.dist = _setup_process(train_config, len(self.video_ids))
 
-        self.device = _resolve_device(train_config.device)
-        self.dist: DistInfo = setup_distributed(use_cuda=self.device.type == "cuda")
-        if self.dist.enabled and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
-        batch = min(train_config.batch_size, len(self.video_ids))  # the sampler caps the batch at N
-        if batch % self.dist.world_size:
-            raise ConfigError(f"the batch of {batch} videos is not divisible by the {self.dist.world_size} processes")
-        if train_config.num_threads is not None:
-            torch.set_num_threads(train_config.num_threads)
-
-        torch.manual_seed(train_config.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
-        self.model = CoAttentionModel(model_config).to(self.device)
         norm = None
         if input_normalization is not None:
             norm = tuple(torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in input_normalization)
-            self.model.set_input_normalization(*norm)
-        if init_state is not None:  # warm start (e.g. from the previous co-attention round)
-            self.model.load_state_dict(init_state)
+        self.model = _initial_model(model_config, train_config.seed, self.device, init_state, norm)
         torch.manual_seed(train_config.seed + self.dist.rank)  # dropout differs across ranks' shards
         self.loss_fn = CoAttentionLoss(loss_config).to(self.device)
         self.optimizer = torch.optim.Adam(
@@ -315,9 +302,37 @@ class _Trainer:
         barrier()
 
 
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+def _setup_process(config: TrainConfig, num_videos: int) -> tuple[torch.device, DistInfo]:
+    """This process's device and place in the (torchrun) process group; sets its CPU threads."""
+    if config.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    elif config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device is 'cuda' but torch sees no CUDA device")
-    return torch.device(name)
+    else:
+        device = torch.device(config.device)
+    info = setup_distributed(use_cuda=device.type == "cuda")
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    batch = min(config.batch_size, num_videos)  # the sampler caps the batch at N
+    if batch % info.world_size:
+        raise ConfigError(f"the batch of {batch} videos is not divisible by the {info.world_size} processes")
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    return device, info
+
+
+def _initial_model(
+    config: ModelConfig,
+    seed: int,
+    device: torch.device,
+    init_state: dict[str, torch.Tensor] | None,
+    normalization: tuple[torch.Tensor, torch.Tensor] | None,
+) -> CoAttentionModel:
+    """The model before the first step: seeded initial weights (or ``init_state``) and its input standardisation."""
+    torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+    model = CoAttentionModel(config).to(device)
+    if normalization is not None:
+        model.set_input_normalization(*normalization)
+    if init_state is not None:  # warm start (e.g. from the previous co-attention round)
+        model.load_state_dict(init_state)
+    return model
