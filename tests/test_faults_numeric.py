@@ -13,8 +13,9 @@ import torch
 from cotal.data import FeatureDataset
 from cotal.data.fingerprint import check_run_data
 from cotal.errors import ConfigError, NumericalError
-from cotal.model import CoAttentionLoss, CoAttentionModel
-from cotal.train.trainer import CHECKPOINT, FINAL_MODEL, load_model, save_model, train_model
+from cotal.model import CoAttentionLoss, CoAttentionModel, load_model, save_model
+from cotal.train.checkpoint import CHECKPOINT
+from cotal.train.trainer import FINAL_MODEL, train_model
 from cotal.utils.io import torch_save_atomic
 from faults_helpers import one_line_error, run_cli, snapshot
 from toy_data import write_toy_dataset

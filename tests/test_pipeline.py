@@ -265,7 +265,7 @@ def test_geometric_pooling_run(toy_dataset, tmp_path):
 def test_warm_start_changes_later_rounds(unsup_run, tmp_path):
     import torch
 
-    from cotal.train import load_model
+    from cotal.model import load_model
 
     data, run, _ = unsup_run
     fit(data, tmp_path / "run", load_config(None, _tiny(warm_start=True)), progress=False)
@@ -306,8 +306,8 @@ def test_zscore_run_stores_the_statistics_in_the_run_and_the_models(toy_dataset,
     """Features on a wild scale: the run standardises with training statistics and `detect` reuses them."""
     from cotal.data import FeatureDataset
     from cotal.data.normalize import load_normalization
+    from cotal.model import load_model
     from cotal.pipeline import detect_run
-    from cotal.train import load_model
     from cotal.utils.io import write_npy
 
     ds = FeatureDataset(toy_dataset)

@@ -41,7 +41,8 @@ from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import apply_mapping, build_mapping, clustering_metrics, evaluate_detections
 from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
-from cotal.train import export_outputs, label_targets, load_model, load_outputs, save_outputs, train_model
+from cotal.model import load_model
+from cotal.train import export_outputs, label_targets, load_outputs, save_outputs, train_model
 from cotal.train.distributed import barrier, dist_info
 from cotal.utils.io import read_json, read_yaml, write_json
 from cotal.utils.outdir import path_inside, run_folder

@@ -16,8 +16,10 @@ from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError
 from cotal.model import CoAttentionModel
+from cotal.train.checkpoint import CHECKPOINT
 from cotal.train.distributed import DistInfo, dist_info, setup_distributed
-from cotal.train.trainer import CHECKPOINT, FINAL_MODEL, LOG_CSV, train_model
+from cotal.train.log import LOG_CSV
+from cotal.train.trainer import FINAL_MODEL, train_model
 
 HERE = Path(__file__).parent
 

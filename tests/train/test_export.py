@@ -13,7 +13,8 @@ from train_helpers import tiny_model_config
 from cotal.data import FeatureDataset
 from cotal.errors import DataError
 from cotal.model import CoAttentionModel
-from cotal.train.export import _length_buckets, export_outputs, load_outputs, save_outputs
+from cotal.train.batching import capped_buckets
+from cotal.train.export import export_outputs, load_outputs, save_outputs
 
 
 @pytest.fixture
@@ -59,17 +60,17 @@ def test_joint_stream_export(toy_dataset: Path) -> None:
     assert outputs[ds.train_ids[0]]["cas"].shape == (ds.num_snippets(ds.train_ids[0]), 3)
 
 
-def test_length_buckets_cover_each_video_once_within_limits() -> None:
+def test_capped_buckets_cover_each_video_once_within_limits() -> None:
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 500, size=57)
-    buckets = _length_buckets(lengths, batch_size=8, max_snippets=1200)
+    buckets = capped_buckets(lengths, max_videos=8, max_snippets=1200)
     flat = np.concatenate(buckets)
     assert sorted(flat.tolist()) == list(range(57))
     for b in buckets:
         assert len(b) <= 8
         assert len(b) == 1 or len(b) * lengths[b].max() <= 1200
     # a video longer than max_snippets runs alone
-    assert [len(b) for b in _length_buckets(np.array([5, 5000, 6]), batch_size=8, max_snippets=100)] == [2, 1]
+    assert [len(b) for b in capped_buckets(np.array([5, 5000, 6]), max_videos=8, max_snippets=100)] == [2, 1]
 
 
 def test_save_and_load_round_trip(tmp_path: Path, toy_dataset: Path, model: CoAttentionModel) -> None:

@@ -9,8 +9,8 @@ import torch
 
 from cotal.cli.main import main
 from cotal.errors import ConfigError
+from cotal.model import save_model
 from cotal.model.coattention import CoAttentionModel, ModelConfig
-from cotal.train.trainer import save_model
 from cotal.utils.io import read_json, write_json
 
 pytest.importorskip("onnxruntime")

@@ -20,7 +20,8 @@ from cotal.features.extract import ExtractConfig
 from cotal.features.i3d import InceptionI3d
 from cotal.model import CoAttentionLoss, CoAttentionModel, LossConfig, ModelConfig
 from cotal.train.batching import collate
-from cotal.train.trainer import LOG_CSV, train_model
+from cotal.train.log import LOG_CSV
+from cotal.train.trainer import train_model
 from cotal.utils.precision import autocast
 
 CPU = torch.device("cpu")

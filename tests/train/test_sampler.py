@@ -23,7 +23,7 @@ def _check_structure(batch, labels: list[tuple[int, ...]], z: int, k: int) -> No
 
 def test_batches_have_z_clusters_of_k_videos_then_fill() -> None:
     labels = np.random.default_rng(0).integers(0, 10, size=100)
-    sampler = ClusterBatchSampler(labels, batch_size=32, num_clusters=3, per_cluster=2, seed=0)
+    sampler = ClusterBatchSampler(labels, batch_size=32, clusters_per_batch=3, per_cluster=2, seed=0)
     assert len(sampler) == 4
     batches = list(sampler)
     assert len(batches) == 4
@@ -47,18 +47,18 @@ def test_sampler_is_deterministic_per_seed() -> None:
 
 def test_singleton_clusters_are_never_drawn_for_pairs() -> None:
     labels = [0, 0, 1, 2, 3, 3, 3, 4]  # clusters 1, 2, 4 have one video
-    sampler = ClusterBatchSampler(labels, batch_size=6, num_clusters=3, per_cluster=2, seed=0)
+    sampler = ClusterBatchSampler(labels, batch_size=6, clusters_per_batch=3, per_cluster=2, seed=0)
     for _ in range(50):
         b = sampler.sample()
         assert set(b.groups[b.groups >= 0].tolist()) == {0, 3}  # only 2 pairable clusters exist
         _check_structure(b, [(v,) for v in labels], 3, 2)
-    only_singletons = ClusterBatchSampler([0, 1, 2], batch_size=3, num_clusters=1, seed=0).sample()
+    only_singletons = ClusterBatchSampler([0, 1, 2], batch_size=3, clusters_per_batch=1, seed=0).sample()
     assert np.all(only_singletons.groups == -1) and sorted(only_singletons.indices.tolist()) == [0, 1, 2]
 
 
 def test_multi_label_videos_can_be_sampled_for_any_of_their_classes() -> None:
     labels = [(0, 1), (0, 1), (1,), (0,), (2,), (2,)]
-    sampler = ClusterBatchSampler(labels, batch_size=6, num_clusters=3, per_cluster=2, seed=0)
+    sampler = ClusterBatchSampler(labels, batch_size=6, clusters_per_batch=3, per_cluster=2, seed=0)
     seen = {0: set(), 1: set()}
     for _ in range(200):
         b = sampler.sample()
@@ -70,7 +70,7 @@ def test_multi_label_videos_can_be_sampled_for_any_of_their_classes() -> None:
 
 
 def test_small_datasets_cap_the_batch_at_n_videos() -> None:
-    sampler = ClusterBatchSampler([0, 0, 0, 1, 1], batch_size=32, num_clusters=3, per_cluster=2, seed=0)
+    sampler = ClusterBatchSampler([0, 0, 0, 1, 1], batch_size=32, clusters_per_batch=3, per_cluster=2, seed=0)
     assert len(sampler) == 1
     b = sampler.sample()
     assert sorted(b.indices.tolist()) == [0, 1, 2, 3, 4]
@@ -86,4 +86,4 @@ def test_invalid_sampler_settings_raise() -> None:
     with pytest.raises(ConfigError, match="per_cluster"):
         ClusterBatchSampler([0, 0], per_cluster=1)
     with pytest.raises(ConfigError, match="batch_size"):
-        ClusterBatchSampler([0, 0], batch_size=4, num_clusters=3, per_cluster=2)
+        ClusterBatchSampler([0, 0], batch_size=4, clusters_per_batch=3, per_cluster=2)

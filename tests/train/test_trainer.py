@@ -13,8 +13,12 @@ from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train
 
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError, DataError
+from cotal.model import load_model
+from cotal.train.checkpoint import CHECKPOINT
+from cotal.train.config import TrainConfig
 from cotal.train.export import export_outputs
-from cotal.train.trainer import CHECKPOINT, FINAL_MODEL, LOG_CSV, TrainConfig, Trainer, load_model, train_model
+from cotal.train.log import LOG_CSV
+from cotal.train.trainer import FINAL_MODEL, _Trainer, train_model
 
 
 def _fit(ds: FeatureDataset, run_dir: Path, **overrides: object) -> torch.nn.Module:
@@ -86,14 +90,14 @@ def test_resume_after_crash_reaches_the_same_weights(
     # 9 training videos, batch 6: 2 steps per epoch, 8 steps; checkpoints at steps 3, 6, 8; dropout is on.
     straight = _fit(ds, tmp_path / "straight")
 
-    step = Trainer._train_step
+    step = _Trainer._train_step
 
-    def crash_at_5(self: Trainer, *args: object) -> object:
+    def crash_at_5(self: _Trainer, *args: object) -> object:
         if self.step == 5:
             raise KeyboardInterrupt
         return step(self, *args)
 
-    monkeypatch.setattr(Trainer, "_train_step", crash_at_5)
+    monkeypatch.setattr(_Trainer, "_train_step", crash_at_5)
     with pytest.raises(KeyboardInterrupt):
         _fit(ds, tmp_path / "crashed")
     assert torch.load(tmp_path / "crashed" / CHECKPOINT, weights_only=True)["step"] == 3
@@ -150,6 +154,9 @@ def test_checkpoint_and_model_load_with_weights_only(toy_dataset: Path, tmp_path
     model = _fit(ds, tmp_path / "run", epochs=1, grad_clip=0.5)
     ckpt = torch.load(tmp_path / "run" / CHECKPOINT, map_location="cpu", weights_only=True)
     assert ckpt["step"] == 2 and {"model", "optimizer", "torch_rng"} <= ckpt.keys()
+    # The v1 layout, which checkpoints written before the trainer was split into modules also have.
+    fields = {"format", "step", "fingerprint", "model", "optimizer", "torch_rng", "log_sums", "log_count"}
+    assert ckpt["format"] == "cotal-train-checkpoint-v1" and ckpt.keys() == fields
     loaded, streams = load_model(tmp_path / "run" / FINAL_MODEL)
     assert streams == ("rgb",)
     _assert_same_weights(model, loaded)
@@ -194,7 +201,7 @@ def test_bad_inputs_raise_clear_errors(toy_dataset: Path, tmp_path: Path, change
     args = dict(video_ids=ids, targets=targets, groups_of_video=groups, model_config=tiny_model_config())
     change(args)
     with pytest.raises(error, match=match):
-        Trainer(
+        train_model(
             ds,
             args["video_ids"],
             args["targets"],
@@ -213,9 +220,9 @@ def test_missing_video_and_stream_name_the_culprit(toy_dataset: Path, tmp_path: 
     (toy_dataset / "rgb" / f"{ids[1]}.npy").unlink()
     kwargs = dict(loss_config=default_loss(), train_config=tiny_train_config(), run_dir=tmp_path / "run")
     with pytest.raises(DataError, match=ids[1]):
-        Trainer(ds, ids, targets, groups, stream="rgb", model_config=tiny_model_config(), **kwargs)
+        train_model(ds, ids, targets, groups, stream="rgb", model_config=tiny_model_config(), **kwargs)
     with pytest.raises(DataError, match="depth"):
-        Trainer(ds, ids, targets, groups, stream="depth", model_config=tiny_model_config(), **kwargs)
+        train_model(ds, ids, targets, groups, stream="depth", model_config=tiny_model_config(), **kwargs)
 
 
 @pytest.mark.parametrize(

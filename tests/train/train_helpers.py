@@ -8,8 +8,8 @@ import numpy as np
 
 from cotal.data import FeatureDataset
 from cotal.model import LossConfig, ModelConfig
+from cotal.train.config import TrainConfig
 from cotal.train.sampler import label_targets
-from cotal.train.trainer import TrainConfig
 
 
 def tiny_model_config(in_dim: int = 8, num_classes: int = 3, dropout: float = 0.5) -> ModelConfig:

@@ -13,8 +13,8 @@ from cotal.detect.config import DetectConfig
 from cotal.detect.nms import nms, soft_nms
 from cotal.detect.proposals import contrast_scores, minmax_normalize, smooth, threshold_proposals, upsample
 from cotal.errors import DataError
+from cotal.model.io import OUTPUT_KEYS
 
-OUTPUT_KEYS = ("cas", "attention", "probs")
 # Authors' adaptive smoothing rule: window = n_frames / 16, capped at 255 frames.
 _ADAPTIVE_DIVISOR, _ADAPTIVE_MAX = 16, 255
 

@@ -1,4 +1,4 @@
-"""The temporal co-attention localization model and its losses.
+"""The temporal co-attention localization model, its losses and its files.
 
 Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.model.config`` does not
 pull in PyTorch or SciPy.
@@ -13,8 +13,12 @@ _SOURCES = {
     "CoAttentionModel": "cotal.model.coattention",
     "CoAttentionOutput": "cotal.model.coattention",
     "LossConfig": "cotal.model.config",
+    "MODEL_FORMAT": "cotal.model.io",
     "ModelConfig": "cotal.model.config",
+    "OUTPUT_KEYS": "cotal.model.io",
     "StreamModels": "cotal.model.coattention",
+    "load_model": "cotal.model.io",
+    "save_model": "cotal.model.io",
 }
 
 __all__ = [
@@ -22,8 +26,12 @@ __all__ = [
     "CoAttentionModel",
     "CoAttentionOutput",
     "LossConfig",
+    "MODEL_FORMAT",
     "ModelConfig",
+    "OUTPUT_KEYS",
     "StreamModels",
+    "load_model",
+    "save_model",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

@@ -1,4 +1,6 @@
-"""Training of the co-attention model: batching, sampling, the (distributed) trainer and output export.
+"""Training of the co-attention model: batching, sampling, the (distributed) training loop and output export.
+
+Train with :func:`train_model`; the model file it writes loads with :func:`cotal.model.load_model`.
 
 Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.train.config`` does not
 pull in PyTorch or SciPy.
@@ -11,15 +13,12 @@ from cotal.utils.lazy import lazy_exports
 _SOURCES = {
     "ClusterBatchSampler": "cotal.train.sampler",
     "TrainConfig": "cotal.train.config",
-    "Trainer": "cotal.train.trainer",
     "collate": "cotal.train.batching",
     "crop_indices": "cotal.train.batching",
     "crop_sequence": "cotal.train.batching",
     "export_outputs": "cotal.train.export",
     "label_targets": "cotal.train.sampler",
-    "load_model": "cotal.train.trainer",
     "load_outputs": "cotal.train.export",
-    "save_model": "cotal.train.trainer",
     "save_outputs": "cotal.train.export",
     "train_model": "cotal.train.trainer",
 }
@@ -27,15 +26,12 @@ _SOURCES = {
 __all__ = [
     "ClusterBatchSampler",
     "TrainConfig",
-    "Trainer",
     "collate",
     "crop_indices",
     "crop_sequence",
     "export_outputs",
     "label_targets",
-    "load_model",
     "load_outputs",
-    "save_model",
     "save_outputs",
     "train_model",
 ]

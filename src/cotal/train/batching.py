@@ -4,7 +4,8 @@ Shapes: a sequence is (T_i, D); a padded batch is x (B, T_max, D) with mask (B, 
 Training crops or sub-samples videos longer than ``max_len`` snippets (W-TALC: random contiguous crop to
 750; UM/CoLA: one random snippet from each of 750 equal bins); inference uses the full sequence.
 Bucketing runs a batch as a few length-sorted chunks so padding stays small, then reassembles one padded
-:class:`~cotal.model.CoAttentionOutput` in the original order, ready for the losses.
+:class:`~cotal.model.CoAttentionOutput` in the original order, ready for the losses (:func:`plan_buckets`);
+inference chunks its videos under memory caps instead (:func:`capped_buckets`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from torch import Tensor
 from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
 from cotal.train.config import CROP_MODES
-
-DEFAULT_MAX_LEN = 750
 
 
 def collate(
@@ -39,6 +38,14 @@ def collate(
         x[i, : t.shape[0]] = t.to(device=device, dtype=dtype)
     mask = torch.arange(x.shape[1], device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)
     return x, mask
+
+
+def pad_time(x: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:
+    """Zero-pad x (B, T, D) and mask (B, T) along time to ``length`` >= T."""
+    extra = length - x.shape[1]
+    if extra == 0:
+        return x, mask
+    return torch.nn.functional.pad(x, (0, 0, 0, extra)), torch.nn.functional.pad(mask, (0, extra), value=False)
 
 
 def crop_indices(length: int, max_len: int | None, rng: np.random.Generator, mode: str = "crop") -> np.ndarray:
@@ -106,6 +113,26 @@ def plan_buckets(
         chunks.append(order[j:i])
         i, k = j, k - 1
     return chunks[::-1]
+
+
+def capped_buckets(lengths: np.ndarray, max_videos: int, max_snippets: int) -> list[np.ndarray]:
+    """Indices grouped by ascending length: at most ``max_videos`` videos and ``max_snippets`` padded snippets.
+
+    Greedy (each chunk as long as the caps allow): inference's rule, which bounds memory, where
+    :func:`plan_buckets` (training) minimises padded compute. Not merged, because a video's outputs change in
+    the last bits with the padded shape of its chunk, and each caller's outputs must stay as they are.
+    """
+    order = np.argsort(lengths, kind="stable")
+    buckets: list[np.ndarray] = []
+    start = 0
+    for end in range(1, len(order) + 1):
+        # Lengths ascend, so a bucket's padded size is (count) x (length of its last video).
+        too_big = end - start > max_videos or (end - start) * lengths[order[end - 1]] > max_snippets
+        if too_big and end - 1 > start:
+            buckets.append(order[start : end - 1])
+            start = end - 1
+    buckets.append(order[start:])
+    return buckets
 
 
 def forward_bucketed(

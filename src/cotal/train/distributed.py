@@ -8,13 +8,16 @@ they are absent it returns a single-process :class:`DistInfo` and touches nothin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
 
 from cotal.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cotal.model.coattention import CoAttentionOutput
 
 _created_group = False  # whether setup_distributed created the default group (teardown only destroys ours)
 
@@ -100,3 +103,15 @@ def all_gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def gather_outputs(out: CoAttentionOutput, rank: int, world: int) -> CoAttentionOutput:
+    """Concatenate every rank's outputs along the batch; only this rank's slice keeps its autograd graph."""
+    gathered = {}
+    for f in fields(out):
+        local = getattr(out, f.name)
+        parts = [torch.empty_like(local) for _ in range(world)]
+        dist.all_gather(parts, local.detach().contiguous())
+        parts[rank] = local
+        gathered[f.name] = torch.cat(parts, dim=0)
+    return replace(out, **gathered)

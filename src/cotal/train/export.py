@@ -16,26 +16,9 @@ import torch
 
 from cotal.data import FeatureDataset
 from cotal.errors import DataError
-from cotal.model import CoAttentionModel
-from cotal.train.batching import collate
+from cotal.model import OUTPUT_KEYS, CoAttentionModel
+from cotal.train.batching import capped_buckets, collate
 from cotal.utils.io import atomic_open
-
-OUTPUT_KEYS = ("cas", "attention", "probs")
-
-
-def _length_buckets(lengths: np.ndarray, batch_size: int, max_snippets: int) -> list[np.ndarray]:
-    """Indices grouped by ascending length: at most ``batch_size`` videos and ``max_snippets`` padded snippets."""
-    order = np.argsort(lengths, kind="stable")
-    buckets: list[np.ndarray] = []
-    start = 0
-    for end in range(1, len(order) + 1):
-        # Lengths ascend, so a bucket's padded size is (count) x (length of its last video).
-        too_big = end - start > batch_size or (end - start) * lengths[order[end - 1]] > max_snippets
-        if too_big and end - 1 > start:
-            buckets.append(order[start : end - 1])
-            start = end - 1
-    buckets.append(order[start:])
-    return buckets
 
 
 @torch.no_grad()
@@ -78,7 +61,7 @@ def export_outputs(
     net.eval()
     results: dict[str, dict[str, np.ndarray]] = {}
     try:
-        for bucket in _length_buckets(lengths, batch_size, max_snippets):
+        for bucket in capped_buckets(lengths, batch_size, max_snippets):
             feats = [_full_features(dataset, ids[i], streams) for i in bucket]
             x, mask = collate(feats, device=device)
             out = net(x, mask)

@@ -121,7 +121,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
         ConfigError: onnx/onnxruntime missing.
         CotalError: an exported model differs from PyTorch by more than :data:`TOLERANCE`.
     """
-    from cotal.train import load_model
+    from cotal.model import load_model
 
     _require_onnx()
     run_dir, out_dir = Path(run_dir), Path(out_dir)

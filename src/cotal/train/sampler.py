@@ -62,7 +62,7 @@ class ClusterBatchSampler:
     Args:
         labels: per video, a cluster id or a collection of class ids.
         batch_size: videos per batch (capped at N).
-        num_clusters: Z, clusters drawn per batch (fewer when fewer clusters have >= 2 videos).
+        clusters_per_batch: Z, clusters drawn per batch (fewer when fewer clusters have >= 2 videos).
         per_cluster: K, videos drawn from each drawn cluster (fewer when the cluster is smaller, >= 2).
         seed: seed of the numpy Generator (or pass ``rng``).
         rng: a numpy Generator to draw from instead of ``seed``.
@@ -75,7 +75,7 @@ class ClusterBatchSampler:
         labels: Sequence[int | Sequence[int]] | np.ndarray,
         *,
         batch_size: int = 32,
-        num_clusters: int = 3,
+        clusters_per_batch: int = 3,
         per_cluster: int = 2,
         seed: int = 0,
         rng: np.random.Generator | None = None,
@@ -83,15 +83,17 @@ class ClusterBatchSampler:
         self.labels = _normalise_labels(labels)
         if not self.labels:
             raise DataError("sampler: no training videos")
-        if batch_size <= 0 or num_clusters < 0 or per_cluster < 2:
+        if batch_size <= 0 or clusters_per_batch < 0 or per_cluster < 2:
             raise ConfigError(
-                f"sampler: need batch_size > 0, num_clusters >= 0, per_cluster >= 2; "
-                f"got {batch_size}, {num_clusters}, {per_cluster}"
+                f"sampler: need batch_size > 0, clusters_per_batch >= 0, per_cluster >= 2; "
+                f"got {batch_size}, {clusters_per_batch}, {per_cluster}"
             )
-        if num_clusters * per_cluster > batch_size:
-            raise ConfigError(f"sampler: num_clusters * per_cluster = {num_clusters * per_cluster} > batch_size")
+        if clusters_per_batch * per_cluster > batch_size:
+            raise ConfigError(
+                f"sampler: clusters_per_batch * per_cluster = {clusters_per_batch * per_cluster} > batch_size"
+            )
         self.batch_size = min(batch_size, len(self.labels))
-        self.num_clusters = num_clusters
+        self.clusters_per_batch = clusters_per_batch
         self.per_cluster = per_cluster
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         members: dict[int, list[int]] = {}
@@ -133,7 +135,7 @@ class ClusterBatchSampler:
         indices: list[int] = []
         groups: list[int] = []
         taken: set[int] = set()
-        z = min(self.num_clusters, len(self.pairable))
+        z = min(self.clusters_per_batch, len(self.pairable))
         for c in self.rng.permutation(self.pairable)[:z] if z else []:
             free = [int(v) for v in self.members[int(c)] if int(v) not in taken]
             if len(free) < 2:  # multi-label overlap used up this cluster's videos
