@@ -7,6 +7,8 @@ from typing import Literal
 
 from cotal.utils.configs import check_choices
 
+Pooling = Literal["mean", "distinctive", "idf"]
+
 
 @dataclass
 class ClusterConfig:
@@ -32,7 +34,7 @@ class ClusterConfig:
     solver: Literal["auto", "dense", "sparse"] = "auto"
     n_init: int = 10
     n_neighbors: int = 30
-    pooling: Literal["mean", "distinctive", "idf"] = "distinctive"
+    pooling: Pooling = "distinctive"
     top_fraction: float = 0.3
     codebook_size: int = 64
     center: bool = False

@@ -7,6 +7,8 @@ from typing import Literal
 
 from cotal.utils.configs import check_choices
 
+NormalizeMethod = Literal["none", "zscore"]
+
 
 @dataclass
 class DataConfig:
@@ -19,7 +21,7 @@ class DataConfig:
             on every dataset, I3D-like synthetic features included.
     """
 
-    normalize: Literal["none", "zscore"] = "zscore"
+    normalize: NormalizeMethod = "zscore"
 
     def __post_init__(self) -> None:
         check_choices(self, "data")
