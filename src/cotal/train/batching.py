@@ -20,8 +20,6 @@ from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
 from cotal.train.config import CropMode
 
-DEFAULT_MAX_LEN = 750
-
 
 def collate(
     seqs: Sequence[np.ndarray | Tensor], *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
