@@ -180,3 +180,15 @@ def test_config_modules_load_without_heavy_libraries():
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_range_checks_on_direct_construction():
+    from cotal.train.config import TrainConfig
+
+    assert DetectConfig(max_per_video=None, smooth_window=None).max_per_video is None
+    assert TrainConfig(grad_clip=None, max_len=None).grad_clip is None
+    for bad in ({"nms_tiou": None}, {"dilation": None}, {"dilation": 2.5}, {"class_threshold": float("nan")}):
+        with pytest.raises(ConfigError, match=rf"^detect\.{next(iter(bad))} must be"):
+            DetectConfig(**bad)
+    with pytest.raises(ConfigError, match=r"^train\.lr must be a number > 0, got inf"):
+        TrainConfig(lr=float("inf"))

@@ -94,5 +94,6 @@ class DetectConfig:
         check_range(self, "detect", ("class_threshold", "context_ratio", "prob_weight", "min_length"), low=0)
         check_range(self, "detect", ("nms_tiou",), low=0, high=1)
         check_range(self, "detect", ("soft_nms_sigma",), low=0, low_open=True)
-        check_range(self, "detect", ("dilation", "smooth_window"), low=0, integer=True)  # smooth_window None: adaptive
-        check_range(self, "detect", ("max_per_video",), low=1, integer=True)  # None: no cap
+        check_range(self, "detect", ("dilation",), low=0, integer=True)
+        check_range(self, "detect", ("smooth_window",), low=0, integer=True, optional=True)
+        check_range(self, "detect", ("max_per_video",), low=1, integer=True, optional=True)

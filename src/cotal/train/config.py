@@ -61,7 +61,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_choices(self, "train")
         check_range(self, "train", ("epochs", "batch_size", "checkpoint_every", "log_every"), low=1, integer=True)
-        check_range(self, "train", ("max_len", "num_threads"), low=1, integer=True)  # None passes
+        check_range(self, "train", ("max_len", "num_threads"), low=1, integer=True, optional=True)
         check_range(self, "train", ("clusters_per_batch", "seed"), low=0, integer=True)
         check_range(self, "train", ("videos_per_cluster",), low=2, integer=True)
         if self.clusters_per_batch * self.videos_per_cluster > self.batch_size:
@@ -69,7 +69,8 @@ class TrainConfig:
                 f"train.clusters_per_batch x videos_per_cluster = {self.clusters_per_batch * self.videos_per_cluster}"
                 f" exceeds batch_size {self.batch_size}"
             )
-        check_range(self, "train", ("lr", "grad_clip"), low=0, low_open=True)  # grad_clip None: no clipping
+        check_range(self, "train", ("lr",), low=0, low_open=True)
+        check_range(self, "train", ("grad_clip",), low=0, low_open=True, optional=True)
         check_range(self, "train", ("weight_decay",), low=0)
         check_range(self, "train", ("lr_decay_at",), low=0, high=1)
         check_range(self, "train", ("lr_gamma",), low=0, high=1, low_open=True)

@@ -72,15 +72,16 @@ def check_range(
     low_open: bool = False,
     high_open: bool = False,
     integer: bool = False,
+    optional: bool = False,
 ) -> None:
     """Raise :class:`ConfigError` unless each field ``names`` of ``obj`` is a finite number in the range.
 
-    ``None`` passes (optional fields); ``integer`` asks for an ``int`` (never a bool). The message names the
-    field and the range: ``detect.nms_tiou must lie in [0, 1], got 1.5``.
+    ``integer`` asks for an ``int`` (never a bool); ``optional`` lets ``None`` pass. The message names the field
+    and the range: ``detect.nms_tiou must be a number in [0, 1], got 1.5``.
     """
     for name in names:
         value = getattr(obj, name)
-        if value is None:
+        if value is None and optional:
             continue
         kinds = (int,) if integer else (int, float)
         ok = not isinstance(value, bool) and isinstance(value, kinds) and math.isfinite(value)
