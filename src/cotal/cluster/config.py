@@ -14,7 +14,8 @@ Pooling = Literal["mean", "distinctive", "idf"]
 class ClusterConfig:
     """Spectral clustering of video descriptors (SPEC section 3) and the label-free round-0 descriptor.
 
-    ``cotal cluster`` and :class:`cotal.cluster.SpectralVideoClustering` take their defaults from here.
+    ``cotal cluster`` reads its defaults from here; :class:`cotal.cluster.SpectralVideoClustering`'s keyword
+    defaults equal them (tests/test_config.py).
 
     Attributes:
         solver: "auto" (dense while the N x N affinity fits, else sparse kNN), "dense" or "sparse".
