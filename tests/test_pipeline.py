@@ -170,7 +170,7 @@ def test_weak_supervision_end_to_end(toy_dataset, tmp_path):
     assert res["map_per_tiou"][0] > 0.5
 
 
-def test_cli_fit_flags_and_joint_fusion(toy_dataset, tmp_path, capsys):
+def test_cli_fit_flags_and_joint_model(toy_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     code = main(
         [
@@ -187,7 +187,7 @@ def test_cli_fit_flags_and_joint_fusion(toy_dataset, tmp_path, capsys):
             "2",
             "--quiet",
             "--set",
-            "pipeline.fusion=joint",
+            "pipeline.stream_models=joint",
             "model.base_dim=16",
             "model.fuse_dim=32",
             "train.batch_size=6",
@@ -196,7 +196,7 @@ def test_cli_fit_flags_and_joint_fusion(toy_dataset, tmp_path, capsys):
     )
     assert code == 0
     cfg = load_config(run / "config.yaml")
-    assert cfg.pipeline.fusion == "joint" and cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
+    assert cfg.pipeline.stream_models == "joint" and cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
     assert (run / "round_1" / "model_joint" / "model.pt").exists()
     out = capsys.readouterr().out
     assert "Clustering of the training videos" in out and "report:" in out

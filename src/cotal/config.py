@@ -4,15 +4,16 @@ A config file is YAML with one section per stage (``pipeline``, ``cluster``, ``m
 ``train``, ``detect``). ``_base_: <preset name or relative path>`` inherits another file; the child's keys
 override the base's, section by section. Command-line overrides use dotted keys (``train.epochs=5``).
 Unknown keys and wrongly typed values raise :class:`ConfigError` naming the key, so a typo never silently
-falls back to a default.
+falls back to a default. Each stage's dataclass lives in ``<stage>/config.py``; all are built by
+:func:`cotal.utils.configs.build_config`. A key renamed since a file was written (:data:`RENAMED_KEYS`) is
+still read, with a :class:`FutureWarning`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,55 +21,17 @@ from typing import Any, Literal
 
 import yaml
 
+from cotal.cluster.config import ClusterConfig
+from cotal.data.config import DataConfig
 from cotal.detect.config import DetectConfig
 from cotal.errors import ConfigError
+from cotal.evaluate.detection import THUMOS14_TIOU
 from cotal.model.config import LossConfig, ModelConfig
 from cotal.train.config import TrainConfig
+from cotal.utils.configs import build_config, check_choices, check_range
 from cotal.utils.io import read_yaml
 
 PRESETS = ("demo", "thumos14", "activitynet12")
-
-
-@dataclass
-class DataConfig:
-    """How features enter the method.
-
-    Attributes:
-        normalize: "zscore" standardises every dimension of each stream with the mean and standard deviation of
-            the training videos' snippets (stored in the run and inside every model); "none" feeds raw features
-            (the paper). Default "zscore": chosen on the development suite (docs/benchmarks.md), where it helped
-            on every dataset, I3D-like synthetic features included.
-    """
-
-    normalize: Literal["none", "zscore"] = "zscore"
-
-
-@dataclass
-class ClusterConfig:
-    """Spectral clustering of video descriptors (SPEC section 3) and the label-free round-0 descriptor.
-
-    Attributes:
-        solver: "auto" (dense while the N x N affinity fits, else sparse kNN), "dense" or "sparse".
-        n_init: k-means restarts on the spectral embedding.
-        n_neighbors: neighbours per video in the sparse kNN graph.
-        pooling: snippet weights of the first clustering, before any model exists: "mean" (the paper),
-            "distinctive" (the ``top_fraction`` of each video's snippets farthest from its median snippet) or
-            "idf" (snippets weighted by how rare their codeword is across the training videos). Default
-            "distinctive", chosen on the development suite (docs/benchmarks.md).
-        top_fraction: share of snippets kept by "distinctive" pooling.
-        codebook_size: codewords of "idf" pooling.
-        center: subtract each video's median snippet before pooling (removes per-video signatures), every round.
-            Off by default: it lifted the suite's datasets with per-video signatures (wearable sensors) and
-            badly hurt the THUMOS14-like one, whose long actions fill much of their videos.
-    """
-
-    solver: Literal["auto", "dense", "sparse"] = "auto"
-    n_init: int = 10
-    n_neighbors: int = 30
-    pooling: Literal["mean", "distinctive", "idf"] = "distinctive"
-    top_fraction: float = 0.3
-    codebook_size: int = 64
-    center: bool = False
 
 
 @dataclass
@@ -84,14 +47,15 @@ class PipelineConfig:
             model's class-agnostic attention S (authors: 4 on ActivityNet-1.2).
         warm_start: initialise each round's model from the previous round's instead of from scratch.
         streams: feature streams used.
-        fusion: "late" trains one model per stream and fuses at detection (authors' default);
-            "joint" trains one model on the concatenated streams.
+        stream_models: "per_stream" trains one model per stream, whose outputs detection fuses (authors'
+            default; see ``detect.fusion``); "joint" trains one model on the concatenated streams. Formerly
+            ``pipeline.fusion: late | joint``, still read with a warning (:data:`RENAMED_KEYS`).
         attention_pooling: how the next round pools the training videos. "per_stream": each stream with its
             own model's class-agnostic attention S (the paper); "geometric": every stream with the normalised
             geometric mean of the streams' S, i.e. where both streams agree (beyond the paper; chosen on a
-            development set, see docs/benchmarks.md). Joint fusion has one S either way.
+            development set, see docs/benchmarks.md). A joint model has one S either way.
         seed: seeds clustering, sampling, initialisation and dropout.
-        tiou_thresholds: evaluation thresholds when ground truth exists (reported only).
+        tiou_thresholds: evaluation thresholds when ground truth exists (reported only); default THUMOS14's.
         select_round: which round's clusters and model the run ends with: "last", or "best" by the label-free
             score ``select_by`` (docs/clustering.md, "Round signals"); with "best", the rounds also stop
             after ``patience`` rounds without improvement (0: never early).
@@ -113,10 +77,10 @@ class PipelineConfig:
     rounds: int = 4
     warm_start: bool = False
     streams: tuple[str, ...] = ("rgb", "flow")
-    fusion: Literal["late", "joint"] = "late"
+    stream_models: Literal["per_stream", "joint"] = "per_stream"
     attention_pooling: Literal["per_stream", "geometric"] = "geometric"
     seed: int = 0
-    tiou_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+    tiou_thresholds: tuple[float, ...] = THUMOS14_TIOU
     select_round: Literal["last", "best"] = "last"
     select_by: Literal["silhouette", "heldout"] = "silhouette"
     patience: int = 0
@@ -125,18 +89,13 @@ class PipelineConfig:
     attention_guard: bool = True
 
     def __post_init__(self) -> None:
-        if not 0 < self.core_fraction <= 1:
-            raise ConfigError(f"pipeline.core_fraction must lie in (0, 1], got {self.core_fraction!r}")
-        if not 0 <= self.heldout_fraction < 0.5:
-            raise ConfigError(f"pipeline.heldout_fraction must lie in [0, 0.5), got {self.heldout_fraction!r}")
-        if self.patience < 0:
-            raise ConfigError(f"pipeline.patience must be >= 0, got {self.patience!r}")
+        check_choices(self, "pipeline")
+        check_range(self, "pipeline", ("core_fraction",), low=0, high=1, low_open=True)
+        check_range(self, "pipeline", ("heldout_fraction",), low=0, high=0.5, high_open=True)
+        check_range(self, "pipeline", ("patience",), low=0, integer=True)
+        check_range(self, "pipeline", ("rounds",), low=1, integer=True)
         if self.select_by == "heldout" and self.heldout_fraction == 0 and self.select_round == "best":
             raise ConfigError("pipeline.select_by=heldout needs pipeline.heldout_fraction > 0")
-        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
-            raise ConfigError(
-                f"pipeline.rounds must be an integer >= 1 (models trained in sequence), got {self.rounds!r}"
-            )
         if self.clusters != "auto" and (isinstance(self.clusters, bool) or self.clusters < 2):
             raise ConfigError(f"pipeline.clusters must be 'auto' or an integer >= 2, got {self.clusters!r}")
 
@@ -181,6 +140,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a mapping of sections")
+    raw = rename_legacy_keys(raw, str(path))
     base = raw.pop("_base_", None)
     if base is None:
         return raw
@@ -223,74 +183,35 @@ def load_config(source: str | os.PathLike | None = None, overrides: dict[str, An
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found (presets: {', '.join(PRESETS)})")
         data = _read_with_bases(path)
-    data = _merge(data, overrides or {})
-    return _build(Config, data, "config")
+    data = _merge(data, rename_legacy_keys(overrides or {}, "overrides"))
+    return build_config(Config, data, "")  # messages name the key as written: detect.nms, not config.detect.nms
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        if isinstance(e, ConfigError):
-            raise
-        raise ConfigError(f"{where}: {e}") from None
+# Keys renamed since a config could be written: (section, old key) -> (new key, {old value: new value}).
+RENAMED_KEYS: dict[tuple[str, str], tuple[str, dict[Any, Any]]] = {
+    ("pipeline", "fusion"): ("stream_models", {"late": "per_stream", "joint": "joint"}),
+}
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; lists become tuples, ints become floats."""
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            try:
-                return _coerce(arg, value, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where}: {value!r} matches none of {tp}")
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        item_t = args[0] if args else Any
-        items = [_coerce(item_t, v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    if value is None and tp is type(None):
-        return None
-    if isinstance(tp, type) and not isinstance(value, tp):
-        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
-    return value
+def rename_legacy_keys(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``data`` (config sections, e.g. an old ``RUN/config.yaml``) with :data:`RENAMED_KEYS` under their new names.
+
+    Each old key found gives one :class:`FutureWarning` naming ``where``; a value the old key never took is left
+    for the builder to reject under the new key's name.
+    """
+    out = dict(data)
+    for (section, old), (new, values) in RENAMED_KEYS.items():
+        part = out.get(section)
+        if not isinstance(part, dict) or old not in part:
+            continue
+        if new in part:
+            raise ConfigError(f"{where}: {section}.{old} is the old name of {section}.{new}; give only the latter")
+        part = dict(part)
+        value = part.pop(old)
+        mapped = values.get(value, value) if isinstance(value, str) else value
+        hint = ", ".join(f"{a} -> {b}" for a, b in values.items())
+        warnings.warn(
+            f"{where}: {section}.{old} is deprecated; write {section}.{new} ({hint})", FutureWarning, stacklevel=2
+        )
+        out[section] = {**part, new: mapped}
+    return out

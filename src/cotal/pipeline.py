@@ -32,7 +32,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from cotal.cluster import SpectralVideoClustering, signals, video_descriptors
 from cotal.cluster.descriptors import distinctiveness, joint_snippets, round0_weights
-from cotal.config import Config
+from cotal.config import Config, rename_legacy_keys
 from cotal.data import FeatureDataset
 from cotal.data.attention import SHARED, load_attention, save_attention
 from cotal.data.fingerprint import check_run_data
@@ -53,14 +53,14 @@ FINAL = "final.json"
 
 
 def model_inputs(config: Config, dataset: FeatureDataset) -> list[tuple[str, tuple[str, ...]]]:
-    """(name, input streams) of each model a round trains: one per stream (late fusion) or one joint model."""
+    """(name, input streams) of each model a round trains: one per stream or one joint model (stream_models)."""
     streams = tuple(config.pipeline.streams)
     missing = [s for s in streams if s not in dataset.streams]
     if missing:
         raise ConfigError(
             f"pipeline.streams asks for {', '.join(missing)} but {dataset.root} has only {', '.join(dataset.streams)}"
         )
-    if config.pipeline.fusion == "joint":
+    if config.pipeline.stream_models == "joint":
         return [("joint", streams)]
     return [(s, (s,)) for s in streams]
 
@@ -469,7 +469,7 @@ def detect_outputs(
 ) -> dict[str, list[dict[str, Any]]]:
     """Detections from exported model outputs (``{model name: {vid: arrays}}``)."""
     det_cfg = config.detect
-    if config.pipeline.fusion == "joint":  # one model, nothing to fuse
+    if config.pipeline.stream_models == "joint":  # one model, nothing to fuse
         det_cfg = dataclasses.replace(det_cfg, stream_weights={"joint": 1.0})
     return detect(
         outputs,
@@ -556,7 +556,8 @@ def fit(
     dataset = FeatureDataset(data)  # bad data fails before the run folder is touched
     with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
         if existing.exists():
-            diff = _differences(_training_part(read_yaml(existing) or {}), _training_part(resolved))
+            earlier = rename_legacy_keys(read_yaml(existing) or {}, str(existing))  # runs before a key's rename
+            diff = _differences(_training_part(earlier), _training_part(resolved))
             if diff:
                 raise ConfigError(
                     f"{run_dir}: holds a run with a different configuration ({'; '.join(diff[:4])}"

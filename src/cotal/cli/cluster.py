@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 
 from cotal.cli.options import add_streams, streams_value
+from cotal.cluster.config import ClusterConfig
 from cotal.data.attention import load_attention
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import ConfigError, DataError
@@ -36,8 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--attention", help="attention .npz from the previous round (default: mean pooling)")
     p.add_argument("--subset", help="subset to cluster (default: the dataset's train subset)")
     add_streams(p, "default: all present")
-    p.add_argument("--solver", choices=("auto", "dense", "sparse"), default="auto", help="affinity graph")
-    p.add_argument("--neighbors", type=int, default=30, help="k of the k-NN graph (sparse solver)")
+    defaults = ClusterConfig()  # the same defaults as `cotal fit`'s cluster section
+    solvers = typing.get_args(typing.get_type_hints(ClusterConfig)["solver"])
+    p.add_argument("--solver", choices=solvers, default=defaults.solver, help="affinity graph")
+    p.add_argument("--neighbors", type=int, default=defaults.n_neighbors, help="k of the k-NN graph (sparse solver)")
     p.add_argument("--auto-range", type=int, nargs=2, default=(2, 50), metavar=("MIN", "MAX"), help="C for 'auto'")
     p.add_argument("--seed", type=int, default=0, help="random seed (eigensolver start, k-means)")
     p.set_defaults(func=run)

@@ -1,6 +1,21 @@
-"""Clustering step: video descriptors and spectral clustering into pseudo action classes (SPEC section 3)."""
+"""Clustering step: video descriptors and spectral clustering into pseudo action classes (SPEC section 3).
 
-from cotal.cluster.descriptors import pool_features, video_descriptors
-from cotal.cluster.spectral import SpectralVideoClustering, eigengap_clusters
+Names load on first use (PEP 562), so that importing ``cotal.cluster.config`` does not pull in SciPy or
+scikit-learn.
+"""
 
-__all__ = ["SpectralVideoClustering", "eigengap_clusters", "pool_features", "video_descriptors"]
+from __future__ import annotations
+
+from cotal.utils.lazy import lazy_exports
+
+_SOURCES = {
+    "ClusterConfig": "cotal.cluster.config",
+    "SpectralVideoClustering": "cotal.cluster.spectral",
+    "eigengap_clusters": "cotal.cluster.spectral",
+    "pool_features": "cotal.cluster.descriptors",
+    "video_descriptors": "cotal.cluster.descriptors",
+}
+
+__all__ = ["ClusterConfig", "SpectralVideoClustering", "eigengap_clusters", "pool_features", "video_descriptors"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

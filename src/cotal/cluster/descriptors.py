@@ -8,9 +8,11 @@ model), and ``f = [f^rgb, f^flow]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import get_args
 
 import numpy as np
 
+from cotal.cluster.config import Pooling
 from cotal.data.attention import SHARED
 from cotal.data.dataset import FeatureDataset
 from cotal.data.normalize import Normalization
@@ -145,7 +147,7 @@ def video_descriptors(
     return np.stack(rows).astype(np.float32)
 
 
-POOLINGS: tuple[str, ...] = ("mean", "distinctive", "idf")
+POOLINGS: tuple[str, ...] = get_args(Pooling)
 
 
 def joint_snippets(

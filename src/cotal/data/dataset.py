@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,8 @@ from cotal.data.problems import (
 )
 from cotal.data.timing import SnippetTiming
 from cotal.data.unlabelled import annotations_from_features
-from cotal.errors import DataError
+from cotal.errors import ConfigError, DataError
+from cotal.utils.configs import build_config
 from cotal.utils.io import read_yaml, write_yaml
 
 STREAMS = ("rgb", "flow")
@@ -66,19 +67,16 @@ class DatasetMeta:
         raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise DataError(f"{path}: expected a mapping of settings")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise DataError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        meta = cls(**raw)
+        try:
+            meta = build_config(cls, raw, "")  # unknown keys, wrong types
+        except ConfigError as e:
+            raise DataError(f"{path}: {e}") from None
         for key in ("fps", "stride", "window"):
             v = getattr(meta, key)
-            if key == "window" and v is None:
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            if v is not None and (not np.isfinite(v) or v <= 0):
                 raise DataError(f"{path}: '{key}' must be a positive number, got {v!r}")
         for key in ("train_subset", "test_subset"):
-            if not isinstance(getattr(meta, key), str) or not getattr(meta, key):
+            if not getattr(meta, key):
                 raise DataError(f"{path}: '{key}' must be a non-empty string")
         return meta
 

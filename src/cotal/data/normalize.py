@@ -18,16 +18,16 @@ import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 
+from cotal.data.config import NormalizeMethod
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import atomic_open
 
-NormalizeMethod = Literal["none", "zscore"]
-METHODS: tuple[str, ...] = ("none", "zscore")
+METHODS: tuple[str, ...] = get_args(NormalizeMethod)
 # A dimension that is (almost) constant over the training snippets is not blown up to unit variance.
 _REL_EPS = 1e-3
 

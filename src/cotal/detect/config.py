@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cotal.errors import ConfigError
-
-FUSIONS = ("logits", "normalized")
-ACTIVATIONS = ("cas", "cas_x_attention")
-RESOLUTIONS = ("frame", "snippet")
-ALIGNMENTS = ("center", "start")
-THRESHOLD_MODES = ("mean", "absolute")
-NMS_KINDS = ("hard", "soft")
+from cotal.utils.configs import check_choices, check_range
 
 
 def _default_stream_weights() -> dict[str, float]:
@@ -67,19 +62,19 @@ class DetectConfig:
     """
 
     stream_weights: dict[str, float] = field(default_factory=_default_stream_weights)
-    fusion: str = "logits"
+    fusion: Literal["logits", "normalized"] = "logits"
     class_threshold: float = 0.1
     keep_top1: bool = True
-    activation: str = "cas"
-    resolution: str = "frame"
-    frame_alignment: str = "center"
+    activation: Literal["cas", "cas_x_attention"] = "cas"
+    resolution: Literal["frame", "snippet"] = "frame"
+    frame_alignment: Literal["center", "start"] = "center"
     smooth_window: int | None = None
-    threshold_mode: str = "mean"
+    threshold_mode: Literal["mean", "absolute"] = "mean"
     thresholds: tuple[float, ...] = field(default_factory=_default_thresholds)
     dilation: int = 20
     context_ratio: float = 0.25
     prob_weight: float = 0.25
-    nms: str = "hard"
+    nms: Literal["hard", "soft"] = "hard"
     nms_tiou: float = 0.65
     soft_nms_sigma: float = 0.5
     min_length: float = 0.0
@@ -88,35 +83,17 @@ class DetectConfig:
     def __post_init__(self) -> None:
         self.thresholds = tuple(float(t) for t in self.thresholds)
         self.stream_weights = {str(k): float(v) for k, v in self.stream_weights.items()}
-        for name, allowed in (
-            ("fusion", FUSIONS),
-            ("activation", ACTIVATIONS),
-            ("resolution", RESOLUTIONS),
-            ("frame_alignment", ALIGNMENTS),
-            ("threshold_mode", THRESHOLD_MODES),
-            ("nms", NMS_KINDS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"detect config: {name} must be one of {allowed}, got {getattr(self, name)!r}")
+        check_choices(self, "detect")
         if not self.stream_weights:
-            raise ConfigError("detect config: stream_weights is empty")
+            raise ConfigError("detect.stream_weights is empty")
         for stream, w in self.stream_weights.items():
             if not math.isfinite(w) or w < 0:
-                raise ConfigError(f"detect config: stream_weights[{stream!r}] must be finite and >= 0, got {w}")
+                raise ConfigError(f"detect.stream_weights[{stream!r}] must be finite and >= 0, got {w}")
         if not self.thresholds or not all(math.isfinite(t) for t in self.thresholds):
-            raise ConfigError(f"detect config: thresholds must be a non-empty list of numbers, got {self.thresholds}")
-        for name in ("class_threshold", "context_ratio", "prob_weight", "min_length"):
-            v = float(getattr(self, name))
-            if not math.isfinite(v) or v < 0:
-                raise ConfigError(f"detect config: {name} must be finite and >= 0, got {v}")
-        if not 0.0 <= self.nms_tiou <= 1.0:
-            raise ConfigError(f"detect config: nms_tiou must be in [0, 1], got {self.nms_tiou}")
-        if not math.isfinite(self.soft_nms_sigma) or self.soft_nms_sigma <= 0:
-            raise ConfigError(f"detect config: soft_nms_sigma must be > 0, got {self.soft_nms_sigma}")
-        for name in ("dilation", "smooth_window"):
-            v = getattr(self, name)
-            if v is not None and (int(v) != v or v < 0):
-                raise ConfigError(f"detect config: {name} must be a non-negative integer, got {v!r}")
-        cap = self.max_per_video
-        if cap is not None and (int(cap) != cap or cap < 1):
-            raise ConfigError(f"detect config: max_per_video must be a positive integer or None, got {cap!r}")
+            raise ConfigError(f"detect.thresholds must be a non-empty list of numbers, got {self.thresholds}")
+        check_range(self, "detect", ("class_threshold", "context_ratio", "prob_weight", "min_length"), low=0)
+        check_range(self, "detect", ("nms_tiou",), low=0, high=1)
+        check_range(self, "detect", ("soft_nms_sigma",), low=0, low_open=True)
+        check_range(self, "detect", ("dilation",), low=0, integer=True)
+        check_range(self, "detect", ("smooth_window",), low=0, integer=True, optional=True)
+        check_range(self, "detect", ("max_per_video",), low=1, integer=True, optional=True)

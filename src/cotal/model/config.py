@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Literal
 
 from cotal.errors import ConfigError
-
-FUSE_MODES = ("concat", "conv")
+from cotal.utils.configs import build_config, check_choices, check_range
 
 
 @dataclass
@@ -49,7 +49,7 @@ class ModelConfig:
     branch_dim: int = 32
     global_dim: int = 128
     nonlocal_inner: int = 64
-    fuse: str = "concat"
+    fuse: Literal["concat", "conv"] = "concat"
     fuse_dim: int = 256
     fuse_kernel: int = 1
     attention_dim: int = 128
@@ -57,14 +57,11 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.pyramid_dilations = tuple(int(d) for d in self.pyramid_dilations)
+        check_choices(self, "model")
         positive = ("in_dim", "num_classes", "base_dim", "branch_dim", "global_dim", "nonlocal_inner", "fuse_dim")
         positive += ("attention_dim", "base_kernel", "pyramid_kernel", "fuse_kernel", "attention_kernel")
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"model.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.temporal_dim, bool) or not isinstance(self.temporal_dim, int) or self.temporal_dim < 0:
-            raise ConfigError(f"model.temporal_dim must be an integer >= 0, got {self.temporal_dim!r}")
+        check_range(self, "model", positive, low=1, integer=True)
+        check_range(self, "model", ("temporal_dim",), low=0, integer=True)
         for name in ("base_kernel", "temporal_kernel", "pyramid_kernel", "fuse_kernel", "attention_kernel"):
             if getattr(self, name) % 2 == 0:
                 raise ConfigError(f"model.{name} must be odd so that outputs stay aligned with snippets")
@@ -72,27 +69,17 @@ class ModelConfig:
             raise ConfigError("model.pyramid_dilations is empty and pyramid_pointwise is off: the pyramid is empty")
         if any(d <= 0 for d in self.pyramid_dilations):
             raise ConfigError(f"model.pyramid_dilations must be positive, got {self.pyramid_dilations}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
-        if self.fuse not in FUSE_MODES:
-            raise ConfigError(f"model.fuse must be one of {', '.join(FUSE_MODES)}, got {self.fuse!r}")
+        check_range(self, "model", ("dropout",), low=0, high=1, high_open=True)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> ModelConfig:
-        """Build from a mapping (e.g. a YAML section); unknown keys raise ConfigError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        return cls(**values)  # type: ignore[arg-type]
+        """Build from a mapping (e.g. a YAML section or a checkpoint); see :func:`cotal.utils.configs.build_config`."""
+        return build_config(cls, dict(values), "model")
 
     @classmethod
     def deck(cls, **overrides: object) -> ModelConfig:
         """The deck's variant: a separate 128-channel temporal-conv branch and a 1D-conv fusion of the branches."""
         return cls(**{"temporal_dim": 128, "fuse": "conv", **overrides})  # type: ignore[arg-type]
-
-
-REDUCTIONS = ("mean", "sum")
 
 
 @dataclass
@@ -116,13 +103,13 @@ class LossConfig:
     tau1: float = 0.001
     tau2: float = 0.5
     margin: float = 0.5
-    reduction: str = "mean"
+    reduction: Literal["mean", "sum"] = "mean"
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "reduction":
-                if value not in REDUCTIONS:
-                    raise ConfigError(f"loss.reduction must be one of {', '.join(REDUCTIONS)}, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigError(f"loss.{f.name} must be a number >= 0, got {value!r}")
+        check_choices(self, "loss")
+        check_range(self, "loss", ("alpha", "beta", "theta", "tau1", "tau2", "margin"), low=0)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> LossConfig:
+        """Build from a mapping (e.g. keyword arguments); see :func:`cotal.utils.configs.build_config`."""
+        return build_config(cls, dict(values), "loss")

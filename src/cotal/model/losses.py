@@ -15,8 +15,6 @@ Normalisation (``reduction``):
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -135,11 +133,7 @@ class CoAttentionLoss(nn.Module):
         """Build from ``config`` or from LossConfig keyword arguments (not both)."""
         super().__init__()
         if config is None:
-            known = {f.name for f in fields(LossConfig)}
-            unknown = sorted(set(kwargs) - known)
-            if unknown:
-                raise ConfigError(f"loss: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-            config = LossConfig(**kwargs)  # type: ignore[arg-type]
+            config = LossConfig.from_dict(kwargs)
         elif kwargs:
             raise ConfigError(f"CoAttentionLoss: pass a LossConfig or keyword arguments, not both ({sorted(kwargs)})")
         self.config = config

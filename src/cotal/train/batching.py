@@ -11,6 +11,7 @@ inference chunks its videos under memory caps instead (:func:`capped_buckets`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from torch import Tensor
 
 from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
-from cotal.train.config import CROP_MODES
+from cotal.train.config import CropMode
 
 
 def collate(
@@ -55,8 +56,8 @@ def crop_indices(length: int, max_len: int | None, rng: np.random.Generator, mod
     bins. Videos not longer than ``max_len`` (or ``max_len=None``) keep every snippet. Use the same indices
     for every stream of a video so RGB and flow stay aligned.
     """
-    if mode not in CROP_MODES:
-        raise ConfigError(f"crop mode must be one of {', '.join(CROP_MODES)}, got {mode!r}")
+    if mode not in get_args(CropMode):
+        raise ConfigError(f"crop mode must be one of {', '.join(get_args(CropMode))}, got {mode!r}")
     if max_len is not None and max_len <= 0:
         raise ConfigError(f"max_len must be positive or None, got {max_len}")
     if max_len is None or length <= max_len:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from cotal.errors import ConfigError
+from cotal.utils.configs import build_config, check_choices, check_range
 
-CROP_MODES = ("crop", "sample")
+CropMode = Literal["crop", "sample"]
 
 
 @dataclass
@@ -47,57 +48,34 @@ class TrainConfig:
     lr_gamma: float = 0.1
     grad_clip: float | None = None
     max_len: int | None = 750
-    crop: str = "crop"
+    crop: CropMode = "crop"
     clusters_per_batch: int = 3
     videos_per_cluster: int = 2
     checkpoint_every: int = 500
     seed: int = 0
     log_every: int = 10
     num_threads: int | None = None
-    device: str = "auto"
-    precision: str = "float32"
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    precision: Literal["float32", "bf16"] = "float32"  # fp16 would need a gradient scaler
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "checkpoint_every", "log_every", "videos_per_cluster"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("clusters_per_batch", self.clusters_per_batch, minimum=0)
-        _check_int("videos_per_cluster", self.videos_per_cluster, minimum=2)
-        _check_int("seed", self.seed, minimum=0)
-        for name in ("max_len", "num_threads"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), minimum=1)
+        check_choices(self, "train")
+        check_range(self, "train", ("epochs", "batch_size", "checkpoint_every", "log_every"), low=1, integer=True)
+        check_range(self, "train", ("max_len", "num_threads"), low=1, integer=True, optional=True)
+        check_range(self, "train", ("clusters_per_batch", "seed"), low=0, integer=True)
+        check_range(self, "train", ("videos_per_cluster",), low=2, integer=True)
         if self.clusters_per_batch * self.videos_per_cluster > self.batch_size:
             raise ConfigError(
                 f"train.clusters_per_batch x videos_per_cluster = {self.clusters_per_batch * self.videos_per_cluster}"
                 f" exceeds batch_size {self.batch_size}"
             )
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"train.lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not 0.0 <= self.lr_decay_at <= 1.0:
-            raise ConfigError(f"train.lr_decay_at must be a fraction in [0, 1], got {self.lr_decay_at!r}")
-        if not 0.0 < self.lr_gamma <= 1.0:
-            raise ConfigError(f"train.lr_gamma must be in (0, 1], got {self.lr_gamma!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"train.grad_clip must be positive or None, got {self.grad_clip!r}")
-        if self.crop not in CROP_MODES:
-            raise ConfigError(f"train.crop must be one of {', '.join(CROP_MODES)}, got {self.crop!r}")
-        if self.precision not in ("float32", "bf16"):  # fp16 training would need a gradient scaler
-            raise ConfigError(f"train.precision must be float32 or bf16, got {self.precision!r}")
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
+        check_range(self, "train", ("lr",), low=0, low_open=True)
+        check_range(self, "train", ("grad_clip",), low=0, low_open=True, optional=True)
+        check_range(self, "train", ("weight_decay",), low=0)
+        check_range(self, "train", ("lr_decay_at",), low=0, high=1)
+        check_range(self, "train", ("lr_gamma",), low=0, high=1, low_open=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a mapping (e.g. a YAML section); unknown keys raise ConfigError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"train: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        return cls(**values)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"train.{name} must be an integer >= {minimum}, got {value!r}")
+    def from_dict(cls, values: Mapping[str, object]) -> TrainConfig:
+        """Build from a mapping (e.g. a YAML section); see :func:`cotal.utils.configs.build_config`."""
+        return build_config(cls, dict(values), "train")
