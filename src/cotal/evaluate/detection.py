@@ -39,6 +39,7 @@ import numpy as np
 from cotal.data.annotations import Annotations
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate.formats import DetectionArrays, detections_to_arrays
+from cotal.evaluate.tiou import temporal_iou
 
 THUMOS14_TIOU: tuple[float, ...] = tuple(round(0.1 * i, 2) for i in range(1, 8))
 ACTIVITYNET_TIOU: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
@@ -176,13 +177,6 @@ def pair_indices(a_keys: np.ndarray, b_keys_sorted: np.ndarray) -> tuple[np.ndar
     return ia, ib
 
 
-def segment_tiou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise tIoU of (E, 2) segments ``a`` and ``b``; 0 where the union is empty."""
-    inter = np.clip(np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0]), 0.0, None)
-    union = (a[:, 1] - a[:, 0]) + (b[:, 1] - b[:, 0]) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def _overlaps_any(vid: np.ndarray, seg: np.ndarray, ivl_vid: np.ndarray, ivl: np.ndarray) -> np.ndarray:
     """(N,) bool: segment i has a positive-length intersection with an interval of the same video."""
     order = np.argsort(ivl_vid, kind="stable")
@@ -217,7 +211,9 @@ def _greedy_match(
     ip, ig = pair_indices(pred_key, gt_key)
     tiou = np.empty(len(ip))
     for a in range(0, len(ip), _PAIR_CHUNK):  # chunks: no (pairs, 2) copies of both segment arrays at once
-        tiou[a : a + _PAIR_CHUNK] = segment_tiou(pred_seg[ip[a : a + _PAIR_CHUNK]], gt_seg[ig[a : a + _PAIR_CHUNK]])
+        tiou[a : a + _PAIR_CHUNK] = temporal_iou(
+            pred_seg[ip[a : a + _PAIR_CHUNK]], gt_seg[ig[a : a + _PAIR_CHUNK]], pairwise=False
+        )
     keep = tiou >= thr.min()
     if not keep.all():  # one array at a time: each old one is freed before the next copy
         ip = ip[keep]
