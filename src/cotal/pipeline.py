@@ -39,8 +39,9 @@ from cotal.data.fingerprint import check_run_data
 from cotal.data.normalize import Normalization, fit_normalization, load_normalization, save_normalization
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate import apply_mapping, build_mapping, clustering_metrics, evaluate_detections
+from cotal.evaluate import clustering_metrics
 from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
+from cotal.evaluate.run import run_evaluation
 from cotal.model import load_model
 from cotal.train import export_outputs, label_targets, load_outputs, save_outputs, train_model
 from cotal.train.distributed import barrier, dist_info
@@ -430,12 +431,13 @@ class Pipeline:
         tious = list(self.cfg.pipeline.tiou_thresholds)
         kw = dict(tiou_thresholds=tious, video_ids=self.test_ids)
         if assign is None:
-            return {"weak": evaluate_detections(self.ds.annotations, detections, **kw).to_json()}
-        out = {}
-        for method in ("soft", "hungarian"):
-            mapping = build_mapping(assign, self.ds.annotations, method=method)
-            out[method] = evaluate_detections(self.ds.annotations, apply_mapping(detections, mapping), **kw).to_json()
-        return out
+            return {"weak": run_evaluation(self.ds.annotations, detections, **kw).detection.to_json()}
+        return {
+            method: run_evaluation(
+                self.ds.annotations, detections, train_assignments=assign, mapping=method, **kw
+            ).detection.to_json()
+            for method in ("soft", "hungarian")
+        }
 
 
 def _shared_attention(attention: dict[str, dict[str, np.ndarray]], video_ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
+from sklearn.base import clone
 from sklearn.cluster import SpectralClustering
 from sklearn.metrics import adjusted_rand_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cotal.cluster import SpectralVideoClustering, eigengap_clusters
 from cotal.cluster.graph import dense_affinity, knn_search, sampled_sigma
@@ -82,7 +84,7 @@ def test_sparse_solves_disconnected_graphs_per_component() -> None:
     y = np.repeat(np.arange(4), [40, 60, 80, 100])
     x = rng.normal(size=(4, 8))[y] * 10 + rng.normal(size=(len(y), 8)) * 0.1
     model = SpectralVideoClustering(n_clusters=4, solver="sparse", n_neighbors=5).fit(x)
-    assert model.n_components_ == 4
+    assert model.n_connected_components_ == 4
     assert adjusted_rand_score(y, model.labels_) == 1.0
 
 
@@ -143,8 +145,10 @@ def test_eigengap_picks_the_largest_gap() -> None:
     ],
 )
 def test_rejects_bad_parameters(kwargs: dict) -> None:
+    model = SpectralVideoClustering(**kwargs)  # scikit-learn convention: stored as given, validated by fit
+    assert model.get_params()[next(iter(kwargs))] == next(iter(kwargs.values()))
     with pytest.raises(ConfigError):
-        SpectralVideoClustering(**kwargs)
+        model.fit(mixture(20, 2, 4)[0])
 
 
 def test_rejects_bad_descriptors() -> None:
@@ -161,3 +165,41 @@ def test_rejects_bad_descriptors() -> None:
         SpectralVideoClustering(n_clusters=2).fit(np.ones((10, 3)))
     with pytest.raises(DataError, match="needs at least"):
         SpectralVideoClustering(n_clusters="auto", auto_range=(5, 9)).fit(x[:6])
+
+
+# -- a scikit-learn estimator ----------------------------------------------------------------------------------
+
+
+def _expected_failed_checks(estimator: SpectralVideoClustering) -> dict[str, str]:
+    # These checks set n_clusters=1 before fitting (and fit2d_1sample fits one sample). Spectral clustering into
+    # one cluster is meaningless and fit rejects n_clusters < 2 with a ConfigError (a ValueError) that names
+    # n_clusters, not the "1 sample"/"1 feature" the checks look for; the checks cannot apply.
+    reason = "sets n_clusters=1, which fit rejects (spectral clustering needs n_clusters >= 2)"
+    return dict.fromkeys(
+        (
+            "check_fit2d_1sample",
+            "check_fit2d_1feature",
+            "check_fit2d_predict1d",
+            "check_dont_overwrite_parameters",
+            "check_methods_subset_invariance",
+        ),
+        reason,
+    )
+
+
+@parametrize_with_checks([SpectralVideoClustering(n_clusters=2)], expected_failed_checks=_expected_failed_checks)
+def test_sklearn_estimator_checks(estimator, check) -> None:
+    check(estimator)
+
+
+def test_params_round_trip_and_seed_forms() -> None:
+    x, _ = mixture(150, 3, 6)
+    model = SpectralVideoClustering(n_clusters=3, auto_range=[2, 9], random_state=5)
+    assert model.get_params()["auto_range"] == [2, 9]  # stored exactly as given
+    labels = model.fit_predict(x)
+    np.testing.assert_array_equal(clone(model).fit(x).labels_, labels)
+    assert model.n_features_in_ == 6 and model.n_connected_components_ == 1
+    a, b = (SpectralVideoClustering(n_clusters=3, random_state=np.random.RandomState(5)).fit(x) for _ in range(2))
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert adjusted_rand_score(a.labels_, labels) > 0.9
+    assert set(SpectralVideoClustering(n_clusters=3, random_state=None).fit_predict(x)) == {0, 1, 2}

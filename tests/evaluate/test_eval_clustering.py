@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from math import comb
 
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics.cluster import contingency_matrix
 
 from cotal.data.annotations import Annotations
 from cotal.evaluate import clustering_metrics, primary_label
@@ -111,3 +113,50 @@ def test_trivial_and_empty_cases():
     assert empty["num_videos"] == 0 and np.isnan(empty["purity"])
     sub = clustering_metrics({"a": 0, "b": 1}, ann, video_ids=["a", "c"])
     assert sub["num_videos"] == 1 and sub["unknown_videos"] == ["c"] and sub["unassigned"] == 1
+
+
+# -- scikit-learn's metrics against the closed formulas on contingency tables ------------------------------------
+
+
+def _closed_form_nmi(table: np.ndarray) -> tuple[float, float]:
+    """(geometric, arithmetic) NMI of a contingency table from its entropies (natural log); 1.0 if both trivial."""
+    n = int(table.sum())
+    a, b = table.sum(axis=1), table.sum(axis=0)
+    if (len(a) == 1 and len(b) == 1) or n == 0:
+        return 1.0, 1.0
+    nz = table > 0
+    mi = float((table[nz] / n * (np.log(table[nz] * n) - np.log(np.outer(a, b)[nz].astype(np.float64)))).sum())
+    hu, hv = (float(-(p * np.log(p)).sum()) for p in (a[a > 0] / n, b[b > 0] / n))
+    geo = mi / np.sqrt(hu * hv) if hu * hv > 0 else 0.0
+    arith = mi / ((hu + hv) / 2) if hu + hv > 0 else 0.0
+    return max(geo, 0.0), max(arith, 0.0)
+
+
+def _closed_form_ari(table: np.ndarray) -> float:
+    """Adjusted Rand index from exact integer pair counts; 1.0 when both labelings are trivial."""
+    total = comb(int(table.sum()), 2)
+    index = sum(comb(int(x), 2) for x in table.ravel())
+    sa = sum(comb(int(x), 2) for x in table.sum(axis=1))
+    sb = sum(comb(int(x), 2) for x in table.sum(axis=0))
+    if total == 0:
+        return 1.0
+    expected, max_index = sa * sb / total, (sa + sb) / 2
+    return 1.0 if max_index == expected else (index - expected) / (max_index - expected)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sklearn_metrics_match_the_closed_formulas(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    k, c = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+    if seed % 10 == 0:  # degenerate labelings: all singletons, or one group
+        z, y = np.arange(n), np.zeros(n, dtype=int) if seed % 20 else np.arange(n)
+    else:
+        y = rng.integers(c, size=n)
+        z = np.where(rng.random(n) < rng.random(), y, rng.integers(k, size=n))
+    table = contingency_matrix(z, y)
+    assert table.sum() == n and table.dtype == np.int64
+    geo, arith = _closed_form_nmi(table)
+    assert normalized_mutual_info_score(y, z, average_method="geometric") == pytest.approx(geo, abs=1e-12, rel=0)
+    assert normalized_mutual_info_score(y, z, average_method="arithmetic") == pytest.approx(arith, abs=1e-12, rel=0)
+    assert adjusted_rand_score(y, z) == pytest.approx(_closed_form_ari(table), abs=1e-12, rel=0)

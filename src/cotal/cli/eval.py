@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
 
-from cotal.data.actionformer import match_ids
-from cotal.data.annotations import Annotations, load_annotations
-from cotal.data.dataset import FeatureDataset
-from cotal.errors import DataError
-from cotal.evaluate.compact import apply_mapping_arrays, read_detection_arrays
-from cotal.evaluate.detection import TIOU_PRESETS, evaluate_detections
+from cotal.evaluate.compact import read_detection_arrays
+from cotal.evaluate.detection import TIOU_PRESETS
 from cotal.evaluate.formats import read_clusters
+from cotal.evaluate.run import load_ground_truth, match_video_ids, run_evaluation, training_assignments
 from cotal.utils.io import write_json
 from cotal.utils.outdir import check_output_file
 
@@ -57,85 +52,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load_ground_truth(path: str) -> tuple[Annotations, str | None, str | None]:
-    """Annotations plus the default (test, train) subsets: from dataset.yaml for a folder, none for a JSON file."""
-    if Path(path).is_dir():
-        ds = FeatureDataset(path)
-        return ds.annotations, ds.meta.test_subset, ds.meta.train_subset
-    return load_annotations(path), None, None
-
-
 def run(args: argparse.Namespace) -> int:
-    # Imported here so that building the parser (`cotal --help`) does not load SciPy.
-    from cotal.evaluate.clustering import clustering_metrics
-    from cotal.evaluate.mapping import build_mapping, cluster_id, mapping_to_json
-
     if args.out:
         check_output_file(args.out, [args.data, args.detections, args.cluster_file])
-    annotations, test_subset, train_subset = _load_ground_truth(args.data)
-    subset = args.subset or test_subset
-    if subset is not None and subset not in annotations.subsets:
-        raise DataError(f"{args.data}: no videos in subset {subset!r}; subsets: {', '.join(annotations.subsets)}")
+    gt = load_ground_truth(args.data)
+    subset = gt.evaluated_subset(args.subset)
     detections = read_detection_arrays(args.detections)  # compact: memory a small multiple of the file
-    renamed = match_ids(detections.video_ids, annotations)
+    detections, renamed = match_video_ids(detections, gt.annotations)
     if renamed:  # ActivityNet ids written with v_ on one side and without it on the other
-        detections = dataclasses.replace(detections, video_ids=[renamed.get(v, v) for v in detections.video_ids])
-        print(f"matched {len(renamed)} detection video id(s) to the ground truth by adding or removing 'v_'")
-    report: dict = {"data": str(args.data), "detections": str(args.detections), "subset": subset}
-
+        print(f"matched {renamed} detection video id(s) to the ground truth by adding or removing 'v_'")
+    train = None
     if args.cluster_file:
         assignments = read_clusters(args.cluster_file)
-        evaluated = set(annotations.ids(subset)) - set(args.exclude_videos)
-        train_subset = args.train_subset or train_subset
-        train = {
-            v: k
-            for v, k in assignments.items()
-            if v in annotations
-            and v not in evaluated
-            and (train_subset is None or annotations[v].subset == train_subset)
-        }
-        if not train:
-            raise DataError(
-                f"{args.cluster_file}: no assigned video belongs to the training videos "
-                f"(subset {train_subset or 'outside the evaluated ones'}); the mapping must come from training videos"
-            )
-        mapping = build_mapping(train, annotations, method=args.mapping)
-        unmapped = sorted(lab for lab in set(detections.labels) if cluster_id(lab) not in mapping)
-        detections = apply_mapping_arrays(detections, mapping)
-        cm = clustering_metrics(train, annotations)
-        print(
-            f"mapping ({args.mapping}) from {len(train)} training videos ({len(assignments) - len(train)} assigned "
-            f"videos not used): {len(mapping)} clusters mapped; training clustering purity {cm['purity']:.3f}, "
-            f"ARI {cm['ari']:.3f}, NMI {cm['nmi_geometric']:.3f} (geometric) / {cm['nmi_arithmetic']:.3f} (arithmetic)"
+        train = training_assignments(
+            assignments,
+            gt.annotations,
+            evaluated=set(gt.annotations.ids(subset)) - set(args.exclude_videos),
+            train_subset=args.train_subset or gt.train_subset,
+            source=args.cluster_file,
         )
-        if unmapped:
-            print(f"detection labels without a mapped cluster (left as they are): {', '.join(unmapped[:10])}")
-        report["mapping"] = {
-            "method": args.mapping,
-            "num_train_videos": len(train),
-            "clusters": mapping_to_json(mapping),
-        }
-        report["clustering_train"] = cm
-
-    result = evaluate_detections(
-        annotations,
+    evaluation = run_evaluation(
+        gt.annotations,
         detections,
         args.tiou if args.tiou else (args.preset or "thumos14"),
+        train_assignments=train,
+        mapping=args.mapping,
         subset=subset,
         exclude_videos=args.exclude_videos,
         ambiguous=args.ambiguous,
         dedup_gt=args.dedup_gt,
         max_per_video=args.max_per_video,
     )
-    print(result.table(per_class=args.per_class))
-    if (
-        not args.cluster_file
-        and result.unknown_labels
-        and all(cluster_id(x) is not None for x in result.unknown_labels)
-    ):
+    if evaluation.mapped is not None:
+        m, cm = evaluation.mapped, evaluation.mapped.clustering
+        print(
+            f"mapping ({m.method}) from {m.num_train_videos} training videos ({len(assignments) - len(train)} "
+            f"assigned videos not used): {len(m.mapping)} clusters mapped; training clustering purity "
+            f"{cm['purity']:.3f}, ARI {cm['ari']:.3f}, NMI {cm['nmi_geometric']:.3f} (geometric) / "
+            f"{cm['nmi_arithmetic']:.3f} (arithmetic)"
+        )
+        if m.unmapped_labels:
+            print(f"detection labels without a mapped cluster (left as they are): {', '.join(m.unmapped_labels[:10])}")
+    print(evaluation.detection.table(per_class=args.per_class))
+    if evaluation.labels_look_like_clusters:
         print("hint: the labels look like cluster ids; pass --cluster-file with the TRAINING-set assignments")
-    report["detection"] = result.to_json()
     if args.out:
-        write_json(args.out, report)
+        write_json(
+            args.out,
+            {"data": str(args.data), "detections": str(args.detections), "subset": subset, **evaluation.to_json()},
+        )
         print(f"wrote {args.out}")
     return 0

@@ -4,8 +4,8 @@ Embedding as scikit-learn's ``SpectralClustering(affinity='precomputed')`` (whic
 affinity W (zero diagonal) and degrees d, the C eigenvectors of the normalised Laplacian
 ``L = I - D^-1/2 W D^-1/2`` with the smallest eigenvalues (= the largest of ``M = D^-1/2 W D^-1/2``), each
 divided by ``sqrt(d)`` and sign-fixed (largest |entry| positive), first one kept; then k-means with
-``n_init`` k-means++ restarts. Random draws mirror scikit-learn's: one ``RandomState(random_state)`` gives
-the ARPACK start vector (N uniform draws in [-1, 1]) and then seeds k-means.
+``n_init`` k-means++ restarts. Random draws mirror scikit-learn's: one ``check_random_state(random_state)``
+gives the ARPACK start vector (N uniform draws in [-1, 1]) and then seeds k-means.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 
 from cotal.cluster.graph import dense_affinity, knn_affinity, knn_search, sampled_sigma
 from cotal.errors import ConfigError, DataError
@@ -36,8 +39,11 @@ def _is_int(v: object) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-class SpectralVideoClustering:
+class SpectralVideoClustering(ClusterMixin, BaseEstimator):
     """Spectral clustering with the SPEC Gaussian affinity; dense for small N, k-NN graph for large N.
+
+    A scikit-learn estimator: ``__init__`` stores the parameters as given and ``fit`` validates them (so
+    ``get_params``/``set_params``/``clone`` work); ``fit_predict`` comes from ``ClusterMixin``.
 
     Args:
         n_clusters: C, or ``"auto"`` to pick C in ``auto_range`` by the largest eigengap of the normalised
@@ -46,7 +52,8 @@ class SpectralVideoClustering:
             ``"auto"``: dense while the N x N float64 affinity fits ``dense_max_bytes``.
         n_neighbors: k of the k-NN graph (sparse solver); clipped to N - 1.
         n_init: k-means restarts (the best inertia wins).
-        random_state: seed of every random draw (eigensolver start, k-means, sigma pairs, k-NN training).
+        random_state: seed of every random draw (eigensolver start, k-means, sigma pairs, k-NN training): a
+            non-negative int, a ``numpy.random.RandomState`` or ``None`` (as scikit-learn's ``check_random_state``).
         auto_range: inclusive (min, max) C searched when ``n_clusters="auto"``; max is clipped to N - 2.
         dense_max_bytes: memory budget of the dense affinity for ``solver="auto"`` (default 4 GiB: N <= 23,170).
         sigma_pairs: random pairs used to estimate sigma on the sparse path.
@@ -56,11 +63,12 @@ class SpectralVideoClustering:
     Attributes (after ``fit``):
         labels_: (N,) int64 cluster ids in [0, n_clusters_).
         n_clusters_: the C used.
+        n_features_in_: D.
         affinity_sigma_: sigma of the Gaussian affinity.
         solver_: "dense" or "sparse" (the path that ran); ``knn_`` "exact"/"approximate" (sparse) or None.
         eigenvalues_: (K,) smallest normalised-Laplacian eigenvalues, ascending (K = C, or max C + 1 for auto).
         embedding_: (N, C) spectral embedding that k-means clustered.
-        n_components_: connected components of the affinity graph (1 on the dense path).
+        n_connected_components_: connected components of the affinity graph (1 on the dense path).
 
     Example:
         >>> labels = SpectralVideoClustering(n_clusters=20).fit_predict(descriptors)  # doctest: +SKIP
@@ -73,88 +81,70 @@ class SpectralVideoClustering:
         solver: Literal["auto", "dense", "sparse"] = "auto",
         n_neighbors: int = 30,
         n_init: int = 10,
-        random_state: int = 0,
+        random_state: int | np.random.RandomState | None = 0,
         auto_range: tuple[int, int] = (2, 50),
         dense_max_bytes: int = 4 * 2**30,
         sigma_pairs: int = 50_000,
         knn: Literal["auto", "exact", "approximate"] = "auto",
     ) -> None:
-        if n_clusters != "auto" and not (_is_int(n_clusters) and n_clusters >= 2):
-            raise ConfigError(f"n_clusters must be an integer >= 2 or 'auto', got {n_clusters!r}")
-        if solver not in SOLVERS:
-            raise ConfigError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-        if knn not in KNN_METHODS:
-            raise ConfigError(f"knn must be one of {', '.join(KNN_METHODS)}, got {knn!r}")
-        for name, value in (
-            ("n_neighbors", n_neighbors),
-            ("n_init", n_init),
-            ("dense_max_bytes", dense_max_bytes),
-            ("sigma_pairs", sigma_pairs),
-        ):
-            if not (_is_int(value) and value >= 1):
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not (_is_int(random_state) and random_state >= 0):
-            raise ConfigError(f"random_state must be a non-negative integer, got {random_state!r}")
-        if not (
-            isinstance(auto_range, (tuple, list))
-            and len(auto_range) == 2
-            and all(_is_int(v) for v in auto_range)
-            and 2 <= auto_range[0] <= auto_range[1]
-        ):
-            raise ConfigError(f"auto_range must be (min, max) integers with 2 <= min <= max, got {auto_range!r}")
         self.n_clusters = n_clusters
         self.solver = solver
         self.n_neighbors = n_neighbors
         self.n_init = n_init
         self.random_state = random_state
-        self.auto_range = (int(auto_range[0]), int(auto_range[1]))
+        self.auto_range = auto_range
         self.dense_max_bytes = dense_max_bytes
         self.sigma_pairs = sigma_pairs
         self.knn = knn
 
     # -- public API ---------------------------------------------------------------------------------
-    def fit(self, X: np.ndarray) -> SpectralVideoClustering:
+    def fit(self, X: np.ndarray, y: None = None) -> SpectralVideoClustering:
         """Cluster the rows of ``X``.
 
         Args:
             X: (N, D) finite descriptors (float32 keeps float32 arithmetic for the distances).
+            y: ignored (scikit-learn API).
 
         Returns:
             ``self`` with ``labels_`` and the other fitted attributes set.
 
         Raises:
+            ConfigError: an invalid parameter.
             DataError: X is not a finite 2-D array, or N is too small for the requested C.
         """
+        self._check_params()
         x = self._check_x(X)
         n = x.shape[0]
         k = self._num_eigenvectors(n)
+        rs = check_random_state(self.random_state)
+        # An int seeds every draw directly (the labels of a seed never change); otherwise one is drawn from rs.
+        seed = self.random_state if _is_int(self.random_state) else int(rs.randint(np.iinfo(np.int32).max))
         self.solver_ = self._pick_solver(n)
         self.knn_ = None
         if self.solver_ == "dense":
             w, self.affinity_sigma_ = dense_affinity(x)
         else:
             x32 = np.ascontiguousarray(x, dtype=np.float32)
-            self.affinity_sigma_ = sampled_sigma(x32, self.sigma_pairs, np.random.default_rng(self.random_state))
-            d2, idx, self.knn_ = knn_search(x32, min(self.n_neighbors, n - 1), method=self.knn, seed=self.random_state)
+            self.affinity_sigma_ = sampled_sigma(x32, self.sigma_pairs, np.random.default_rng(seed))
+            d2, idx, self.knn_ = knn_search(x32, min(self.n_neighbors, n - 1), method=self.knn, seed=seed)
             w = knn_affinity(d2, idx, self.affinity_sigma_)
         degree = np.asarray(w.sum(axis=1)).reshape(-1)
         if not (degree > 0).all():
             bad = int(np.flatnonzero(degree <= 0)[0])
             raise DataError(f"descriptor {bad} has zero affinity to every other one (isolated in the graph)")
         dd = np.sqrt(degree)
-        rs = np.random.RandomState(self.random_state)  # noqa: NPY002 - mirrors scikit-learn's draws
-        v0 = rs.uniform(-1, 1, n)
+        v0 = rs.uniform(-1, 1, n)  # mirrors scikit-learn's draws: ARPACK start vector, then k-means seeds
         m = _normalise(w, dd)
         if sp.issparse(m):
-            lam, vecs, self.n_components_ = _top_eigenpairs_by_component(m, k, v0)
+            lam, vecs, self.n_connected_components_ = _top_eigenpairs_by_component(m, k, v0)
         else:
-            (lam, vecs), self.n_components_ = _top_eigenpairs(m, k, v0), 1
+            (lam, vecs), self.n_connected_components_ = _top_eigenpairs(m, k, v0), 1
         del w, m
         self.eigenvalues_ = 1.0 - lam
         c = (
             self.n_clusters
             if self.n_clusters != "auto"
-            else eigengap_clusters(self.eigenvalues_, self._auto_hi(n), lo=self.auto_range[0])
+            else eigengap_clusters(self.eigenvalues_, self._auto_hi(n), lo=int(self.auto_range[0]))
         )
         emb = vecs[:, :c] / dd[:, None]  # float64: scikit-learn's k-means++ upcasts float32 slowly
         emb *= np.sign(emb[np.abs(emb).argmax(axis=0), np.arange(c)])  # sign-fix as scikit-learn
@@ -163,23 +153,40 @@ class SpectralVideoClustering:
         self.labels_ = _kmeans(emb, c, self.n_init, rs)
         return self
 
-    def fit_predict(self, X: np.ndarray) -> np.ndarray:
-        """``fit(X)`` and return ``labels_`` (N,)."""
-        return self.fit(X).labels_
-
     # -- helpers ------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Raise ConfigError naming the first invalid parameter."""
+        if self.n_clusters != "auto" and not (_is_int(self.n_clusters) and self.n_clusters >= 2):
+            raise ConfigError(f"n_clusters must be an integer >= 2 or 'auto', got {self.n_clusters!r}")
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
+        if self.knn not in KNN_METHODS:
+            raise ConfigError(f"knn must be one of {', '.join(KNN_METHODS)}, got {self.knn!r}")
+        for name in ("n_neighbors", "n_init", "dense_max_bytes", "sigma_pairs"):
+            value = getattr(self, name)
+            if not (_is_int(value) and value >= 1):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.RandomState) or (_is_int(rs) and rs >= 0)):
+            raise ConfigError(f"random_state must be a non-negative integer, a RandomState or None, got {rs!r}")
+        ar = self.auto_range
+        if not (isinstance(ar, (tuple, list)) and len(ar) == 2 and all(_is_int(v) for v in ar) and 2 <= ar[0] <= ar[1]):
+            raise ConfigError(f"auto_range must be (min, max) integers with 2 <= min <= max, got {ar!r}")
+
     def _check_x(self, X: np.ndarray) -> np.ndarray:
-        x = np.asarray(X)
-        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-            raise DataError(f"descriptors must be a non-empty (N, D) array, got shape {x.shape}")
-        if x.dtype not in (np.float32, np.float64):
-            x = x.astype(np.float64)
-        if not np.isfinite(x).all():
+        """(N, D) C-contiguous float32/float64 X (copied only when needed); sets ``n_features_in_``."""
+        if not sp.issparse(X) and np.ndim(X) != 2:
+            raise DataError(f"descriptors must be a non-empty (N, D) array, got shape {np.shape(X)}")
+        try:  # scikit-learn's conversion and checks (dtype, empty, complex), as one-line DataErrors
+            x = validate_data(self, X, dtype=(np.float64, np.float32), order="C", ensure_all_finite=False)
+        except ValueError as e:
+            raise DataError(f"descriptors: {e}") from None
+        if not np.isfinite(x).all():  # checked here to name the row
             raise DataError(f"descriptors contain NaN/Inf (first in row {int(np.argwhere(~np.isfinite(x))[0, 0])})")
-        return np.ascontiguousarray(x)
+        return x
 
     def _auto_hi(self, n: int) -> int:
-        return min(self.auto_range[1], n - 2)
+        return min(int(self.auto_range[1]), n - 2)
 
     def _num_eigenvectors(self, n: int) -> int:
         if self.n_clusters == "auto":

@@ -1,24 +1,10 @@
-"""Temporal IoU and (soft) non-maximum suppression of 1-D segments, in numpy."""
+"""(Soft) non-maximum suppression of 1-D segments, in numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def temporal_iou(segments: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Pairwise temporal IoU.
-
-    Args:
-        segments: (N, 2) start/end (any unit; end >= start).
-        others: (M, 2) start/end in the same unit.
-    Returns:
-        (N, M) float64 in [0, 1]; 0 where the union is empty (two zero-length segments).
-    """
-    a = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
-    b = np.asarray(others, dtype=np.float64).reshape(-1, 2)
-    inter = np.clip(np.minimum(a[:, None, 1], b[None, :, 1]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    union = (a[:, 1] - a[:, 0])[:, None] + (b[:, 1] - b[:, 0])[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+from cotal.evaluate.tiou import temporal_iou
 
 
 def nms(segments: np.ndarray, scores: np.ndarray, *, tiou: float) -> np.ndarray:

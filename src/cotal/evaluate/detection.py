@@ -39,6 +39,7 @@ import numpy as np
 from cotal.data.annotations import Annotations
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate.formats import DetectionArrays, detections_to_arrays
+from cotal.evaluate.tiou import temporal_iou
 
 THUMOS14_TIOU: tuple[float, ...] = tuple(round(0.1 * i, 2) for i in range(1, 8))
 ACTIVITYNET_TIOU: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
@@ -176,13 +177,6 @@ def pair_indices(a_keys: np.ndarray, b_keys_sorted: np.ndarray) -> tuple[np.ndar
     return ia, ib
 
 
-def segment_tiou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise tIoU of (E, 2) segments ``a`` and ``b``; 0 where the union is empty."""
-    inter = np.clip(np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0]), 0.0, None)
-    union = (a[:, 1] - a[:, 0]) + (b[:, 1] - b[:, 0]) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def _overlaps_any(vid: np.ndarray, seg: np.ndarray, ivl_vid: np.ndarray, ivl: np.ndarray) -> np.ndarray:
     """(N,) bool: segment i has a positive-length intersection with an interval of the same video."""
     order = np.argsort(ivl_vid, kind="stable")
@@ -217,7 +211,9 @@ def _greedy_match(
     ip, ig = pair_indices(pred_key, gt_key)
     tiou = np.empty(len(ip))
     for a in range(0, len(ip), _PAIR_CHUNK):  # chunks: no (pairs, 2) copies of both segment arrays at once
-        tiou[a : a + _PAIR_CHUNK] = segment_tiou(pred_seg[ip[a : a + _PAIR_CHUNK]], gt_seg[ig[a : a + _PAIR_CHUNK]])
+        tiou[a : a + _PAIR_CHUNK] = temporal_iou(
+            pred_seg[ip[a : a + _PAIR_CHUNK]], gt_seg[ig[a : a + _PAIR_CHUNK]], pairwise=False
+        )
     keep = tiou >= thr.min()
     if not keep.all():  # one array at a time: each old one is freed before the next copy
         ip = ip[keep]
@@ -279,6 +275,199 @@ def _interpolated_ap(tp: np.ndarray, counted: np.ndarray, npos: int) -> np.ndarr
     return (prec * tp).sum(axis=1) / npos
 
 
+@dataclass
+class _GroundTruth:
+    """Ground truth of the evaluated videos as arrays, grouped by (class, video).
+
+    Attributes:
+        videos: V evaluated video ids; ``video_index`` maps each to its position.
+        classes: C class names with ground truth in those videos (sorted); ``class_index`` maps each to its position.
+        key: (M,) int64 group key ``class * V + video`` of each instance, ascending (annotation order within a group).
+        segments: (M, 2) float64 start/end seconds, aligned with ``key``.
+        num_gt: (C,) instances per class.
+        duplicates: instances removed by ``dedup_gt`` (``None`` when it is off).
+    """
+
+    videos: list[str]
+    video_index: dict[str, int]
+    classes: list[str]
+    class_index: dict[str, int]
+    key: np.ndarray
+    segments: np.ndarray
+    num_gt: np.ndarray
+    duplicates: int | None
+
+
+def _check_options(ambiguous: AmbiguousMode | None, max_per_video: int | None) -> None:
+    """Raise ConfigError for an unknown ``ambiguous`` mode or a ``max_per_video`` that is not a positive integer."""
+    if ambiguous not in (None, "ignore_fp", "drop"):
+        raise ConfigError(f"ambiguous must be None, 'ignore_fp' or 'drop', got {ambiguous!r}")
+    if max_per_video is not None and (isinstance(max_per_video, bool) or int(max_per_video) < 1):
+        raise ConfigError(f"max_per_video must be a positive integer, got {max_per_video!r}")
+
+
+def _ground_truth_arrays(
+    annotations: Annotations,
+    subset: str | None,
+    video_ids: Sequence[str] | None,
+    excluded: set[str],
+    dedup_gt: bool,
+) -> _GroundTruth:
+    """The evaluated videos (``subset`` and ``video_ids`` intersected, ``excluded`` removed) and their ground truth."""
+    if video_ids is not None:
+        missing = [v for v in video_ids if v not in annotations]
+        if missing:
+            raise DataError(f"video_ids: {len(missing)} id(s) not in the annotations, e.g. {missing[0]!r}")
+    candidates = annotations.ids(subset) if video_ids is None else sorted(set(video_ids))
+    vids = [v for v in candidates if v not in excluded and (subset is None or annotations[v].subset == subset)]
+    classes = sorted({lab for v in vids for lab in annotations[v].labels})
+    cls_index = {c: i for i, c in enumerate(classes)}
+    V = len(vids)
+
+    gt_vid = np.repeat(np.arange(V, dtype=np.int64), [len(annotations[v].labels) for v in vids])
+    gt_cls = np.asarray([cls_index[lab] for v in vids for lab in annotations[v].labels], dtype=np.int64)
+    gt_seg = np.concatenate([annotations[v].segments for v in vids] or [np.zeros((0, 2))]).reshape(-1, 2)
+    duplicates = None
+    if dedup_gt and len(gt_cls):
+        rows = np.column_stack([gt_vid, gt_cls, gt_seg])
+        _, first = np.unique(rows, axis=0, return_index=True)
+        first.sort()
+        duplicates = len(gt_cls) - len(first)
+        gt_vid, gt_cls, gt_seg = gt_vid[first], gt_cls[first], gt_seg[first]
+    gt_key = gt_cls * V + gt_vid
+    gt_order = np.argsort(gt_key, kind="stable")  # annotation order kept inside a (class, video) group
+    return _GroundTruth(
+        videos=vids,
+        video_index={v: i for i, v in enumerate(vids)},
+        classes=classes,
+        class_index=cls_index,
+        key=gt_key[gt_order],
+        segments=gt_seg[gt_order],
+        num_gt=np.bincount(gt_cls, minlength=len(classes)),
+        duplicates=duplicates,
+    )
+
+
+@dataclass
+class _Predictions:
+    """Detections that reach matching (in input order, then permuted into processing order), and what the
+    filters left out.
+
+    Attributes:
+        video: (N,) int64 evaluated-video index; ``cls`` (N,) int64 class index.
+        segments: (N, 2) float64 start/end seconds; ``scores`` (N,) float64.
+        in_ambiguous: (N,) bool, the detection intersects an ambiguous interval of its video (all False when
+            ambiguous intervals are not used).
+        unknown_videos, unknown_labels, labels_without_gt: as in :class:`DetectionResult`.
+        dropped: detections left out, by reason.
+    """
+
+    video: np.ndarray
+    cls: np.ndarray
+    segments: np.ndarray
+    scores: np.ndarray
+    in_ambiguous: np.ndarray
+    unknown_videos: list[str]
+    unknown_labels: list[str]
+    labels_without_gt: list[str]
+    dropped: dict[str, int]
+
+
+def _filter_detections(
+    arr: DetectionArrays,
+    annotations: Annotations,
+    gt: _GroundTruth,
+    max_per_video: int | None,
+    ambiguous: AmbiguousMode | None,
+) -> _Predictions:
+    """Apply the documented filters in order: top-N per video, evaluated videos, known labels, ambiguous intervals."""
+    in_vid = np.asarray([gt.video_index.get(v, -1) for v in arr.video_ids], dtype=np.int64)
+    unknown_videos = sorted(v for v in arr.video_ids if v not in annotations)
+    p_vid = np.repeat(in_vid, arr.counts)
+    p_seg, p_score = arr.segments, arr.scores
+    label_names = sorted(set(arr.labels))
+    label_code = {lab: gt.class_index.get(lab, -1) for lab in label_names}
+    p_cls = np.fromiter(map(label_code.__getitem__, arr.labels), dtype=np.int64, count=len(arr.labels))
+    dropped: dict[str, int] = {}
+
+    keep = np.ones(len(p_vid), dtype=bool)
+    if max_per_video is not None:
+        raw_vid = arr.video_index
+        order = np.lexsort((p_cls, p_seg[:, 1], p_seg[:, 0], -p_score, raw_vid))
+        sv = raw_vid[order]
+        starts = np.r_[0, np.flatnonzero(sv[1:] != sv[:-1]) + 1] if len(sv) else np.zeros(0, dtype=np.int64)
+        rank = np.arange(len(sv)) - np.repeat(starts, np.diff(np.r_[starts, len(sv)]))
+        keep[order[rank >= int(max_per_video)]] = False
+        dropped["over_max_per_video"] = int((~keep).sum())
+    known_vid = np.repeat(np.asarray([v in annotations for v in arr.video_ids], dtype=bool), arr.counts)
+    dropped["unknown_video"] = int((keep & ~known_vid).sum())
+    dropped["not_evaluated_video"] = int((keep & known_vid & (p_vid < 0)).sum())
+    keep &= p_vid >= 0
+    known_classes = set(annotations.classes)
+    unknown_labels = sorted(lab for lab in label_names if lab not in known_classes)
+    labels_without_gt = sorted(lab for lab in label_names if lab in known_classes and lab not in gt.class_index)
+    # Labels are reported only when their detections reach the evaluated videos.
+    used_labels = {arr.labels[i] for i in np.flatnonzero(keep & (p_cls < 0))}
+    unknown_labels = [lab for lab in unknown_labels if lab in used_labels]
+    labels_without_gt = [lab for lab in labels_without_gt if lab in used_labels]
+    dropped["unknown_label"] = int((keep & (p_cls < 0)).sum())
+    keep &= p_cls >= 0
+
+    if not keep.all():  # otherwise no copy: the caller still holds the arrays
+        p_vid, p_cls, p_seg, p_score = p_vid[keep], p_cls[keep], p_seg[keep], p_score[keep]
+    in_amb = np.zeros(len(p_vid), dtype=bool)
+    amb = {gt.video_index[v]: ivl for v, ivl in annotations.ambiguous.items() if v in gt.video_index and len(ivl)}
+    if ambiguous is not None and amb:
+        amb_vid = np.repeat(np.fromiter(amb, dtype=np.int64), [len(ivl) for ivl in amb.values()])
+        in_amb = _overlaps_any(p_vid, p_seg, amb_vid, np.concatenate(list(amb.values())))
+    if ambiguous == "drop":
+        dropped["ambiguous"] = int(in_amb.sum())
+        p_vid, p_cls, p_seg, p_score = p_vid[~in_amb], p_cls[~in_amb], p_seg[~in_amb], p_score[~in_amb]
+        in_amb = in_amb[~in_amb]
+    return _Predictions(
+        video=p_vid,
+        cls=p_cls,
+        segments=p_seg,
+        scores=p_score,
+        in_ambiguous=in_amb,
+        unknown_videos=unknown_videos,
+        unknown_labels=unknown_labels,
+        labels_without_gt=labels_without_gt,
+        dropped=dropped,
+    )
+
+
+def _processing_order(p: _Predictions, num_classes: int) -> np.ndarray:
+    """(N,) permutation of the predictions: by class, score descending, then the tie rule (video, start, end)."""
+    # A quicksort on scores then a stable sort on classes; an unstable sort is only safe without ties, so tied
+    # scores within a class take the full (slower) tie-rule sort.
+    order = np.argsort(-p.scores)
+    cls = p.cls[order]
+    order = order[np.argsort(cls.astype(np.int16) if num_classes < 2**15 else cls, kind="stable")]
+    tied = (np.diff(p.cls[order]) == 0) & (np.diff(p.scores[order]) == 0)
+    if tied.any():
+        order = np.lexsort((p.segments[:, 1], p.segments[:, 0], p.video, -p.scores, p.cls))
+    return order
+
+
+def _average_precision(tp: np.ndarray, counted: np.ndarray, cls: np.ndarray, num_gt: np.ndarray) -> np.ndarray:
+    """(C, K) AP per class and threshold; 0 for a class without predictions.
+
+    Args:
+        tp: (K, N) bool true positives; ``counted`` (K, N) bool, False where a prediction is ignored.
+        cls: (N,) ascending class index of each prediction (processing order).
+        num_gt: (C,) ground-truth instances per class (all > 0).
+    """
+    C = len(num_gt)
+    ap = np.zeros((C, tp.shape[0]))
+    bounds = np.searchsorted(cls, np.arange(C + 1))
+    for c in range(C):
+        a, b = bounds[c], bounds[c + 1]
+        if b > a:
+            ap[c] = _interpolated_ap(tp[:, a:b], counted[:, a:b], int(num_gt[c]))
+    return ap
+
+
 def evaluate_detections(
     annotations: Annotations,
     detections: Mapping[str, Sequence[Mapping[str, Any]]] | DetectionArrays,
@@ -291,7 +480,11 @@ def evaluate_detections(
     dedup_gt: bool = False,
     max_per_video: int | None = None,
 ) -> DetectionResult:
-    """ActivityNet detection mAP (see the module docstring for the protocol and the tie rule).
+    """ActivityNet detection mAP, as specified by the official ActivityNet ``compute_average_precision_detection``
+    (``Evaluation/eval_detection.py``); see the module docstring for the protocol, the tie rule and the differences.
+
+    Steps: ground-truth arrays of the evaluated videos, detection filters, processing order, greedy matching for
+    all thresholds, AP per class and threshold.
 
     Args:
         annotations: ground truth.
@@ -317,117 +510,35 @@ def evaluate_detections(
         ConfigError: invalid thresholds or options.
     """
     thr = resolve_tiou_thresholds(tiou_thresholds)
-    if ambiguous not in (None, "ignore_fp", "drop"):
-        raise ConfigError(f"ambiguous must be None, 'ignore_fp' or 'drop', got {ambiguous!r}")
-    if max_per_video is not None and (isinstance(max_per_video, bool) or int(max_per_video) < 1):
-        raise ConfigError(f"max_per_video must be a positive integer, got {max_per_video!r}")
-
-    # -- evaluated videos and their ground truth ------------------------------------------------------------
-    if video_ids is not None:
-        missing = [v for v in video_ids if v not in annotations]
-        if missing:
-            raise DataError(f"video_ids: {len(missing)} id(s) not in the annotations, e.g. {missing[0]!r}")
+    _check_options(ambiguous, max_per_video)
     excluded = set(exclude_videos)
-    candidates = annotations.ids(subset) if video_ids is None else sorted(set(video_ids))
-    vids = [v for v in candidates if v not in excluded and (subset is None or annotations[v].subset == subset)]
-    vid_index = {v: i for i, v in enumerate(vids)}
-    classes = sorted({lab for v in vids for lab in annotations[v].labels})
-    cls_index = {c: i for i, c in enumerate(classes)}
-    C, V = len(classes), len(vids)
-
-    gt_vid = np.repeat(np.arange(V, dtype=np.int64), [len(annotations[v].labels) for v in vids])
-    gt_cls = np.asarray([cls_index[lab] for v in vids for lab in annotations[v].labels], dtype=np.int64)
-    gt_seg = np.concatenate([annotations[v].segments for v in vids] or [np.zeros((0, 2))]).reshape(-1, 2)
-    dropped: dict[str, int] = {}
-    if dedup_gt and len(gt_cls):
-        rows = np.column_stack([gt_vid, gt_cls, gt_seg])
-        _, first = np.unique(rows, axis=0, return_index=True)
-        first.sort()
-        dropped["duplicate_gt"] = len(gt_cls) - len(first)
-        gt_vid, gt_cls, gt_seg = gt_vid[first], gt_cls[first], gt_seg[first]
-    gt_key = gt_cls * V + gt_vid
-    gt_order = np.argsort(gt_key, kind="stable")  # annotation order kept inside a (class, video) group
-    gt_key, gt_seg = gt_key[gt_order], gt_seg[gt_order]
-    num_gt = np.bincount(gt_cls, minlength=C)
-
-    # -- detections -> arrays, with the documented filters ---------------------------------------------------
+    gt = _ground_truth_arrays(annotations, subset, video_ids, excluded, dedup_gt)
     arr = detections if isinstance(detections, DetectionArrays) else detections_to_arrays(detections)
-    in_vid = np.asarray([vid_index.get(v, -1) for v in arr.video_ids], dtype=np.int64)
-    unknown_videos = sorted(v for v in arr.video_ids if v not in annotations)
-    p_vid = np.repeat(in_vid, arr.counts)
-    p_seg, p_score = arr.segments, arr.scores
-    label_names = sorted(set(arr.labels))
-    label_code = {lab: cls_index.get(lab, -1) for lab in label_names}
-    p_cls = np.fromiter(map(label_code.__getitem__, arr.labels), dtype=np.int64, count=len(arr.labels))
+    p = _filter_detections(arr, annotations, gt, max_per_video, ambiguous)
+    dropped = p.dropped if gt.duplicates is None else {"duplicate_gt": gt.duplicates, **p.dropped}
 
-    keep = np.ones(len(p_vid), dtype=bool)
-    if max_per_video is not None:
-        raw_vid = arr.video_index
-        order = np.lexsort((p_cls, p_seg[:, 1], p_seg[:, 0], -p_score, raw_vid))
-        sv = raw_vid[order]
-        starts = np.r_[0, np.flatnonzero(sv[1:] != sv[:-1]) + 1] if len(sv) else np.zeros(0, dtype=np.int64)
-        rank = np.arange(len(sv)) - np.repeat(starts, np.diff(np.r_[starts, len(sv)]))
-        keep[order[rank >= int(max_per_video)]] = False
-        dropped["over_max_per_video"] = int((~keep).sum())
-    known_vid = np.repeat(np.asarray([v in annotations for v in arr.video_ids], dtype=bool), arr.counts)
-    dropped["unknown_video"] = int((keep & ~known_vid).sum())
-    dropped["not_evaluated_video"] = int((keep & known_vid & (p_vid < 0)).sum())
-    keep &= p_vid >= 0
-    known_classes = set(annotations.classes)
-    unknown_labels = sorted(lab for lab in label_names if lab not in known_classes)
-    labels_without_gt = sorted(lab for lab in label_names if lab in known_classes and lab not in cls_index)
-    # Labels are reported only when their detections reach the evaluated videos.
-    used_labels = {arr.labels[i] for i in np.flatnonzero(keep & (p_cls < 0))}
-    unknown_labels = [lab for lab in unknown_labels if lab in used_labels]
-    labels_without_gt = [lab for lab in labels_without_gt if lab in used_labels]
-    dropped["unknown_label"] = int((keep & (p_cls < 0)).sum())
-    keep &= p_cls >= 0
-
-    if not keep.all():  # otherwise no copy: the caller still holds the arrays
-        p_vid, p_cls, p_seg, p_score = p_vid[keep], p_cls[keep], p_seg[keep], p_score[keep]
-    in_amb = np.zeros(len(p_vid), dtype=bool)
-    amb = {vid_index[v]: ivl for v, ivl in annotations.ambiguous.items() if v in vid_index and len(ivl)}
-    if ambiguous is not None and amb:
-        amb_vid = np.repeat(np.fromiter(amb, dtype=np.int64), [len(ivl) for ivl in amb.values()])
-        in_amb = _overlaps_any(p_vid, p_seg, amb_vid, np.concatenate(list(amb.values())))
-    if ambiguous == "drop":
-        dropped["ambiguous"] = int(in_amb.sum())
-        p_vid, p_cls, p_seg, p_score = p_vid[~in_amb], p_cls[~in_amb], p_seg[~in_amb], p_score[~in_amb]
-        in_amb = in_amb[~in_amb]
-
-    # -- processing order: class, score descending, then the tie rule ----------------------------------------
-    # Class then score descending: a quicksort on scores then a stable sort on classes; an unstable sort is only
-    # safe without ties, so tied scores within a class take the full (slower) tie-rule sort.
-    order = np.argsort(-p_score)
-    order = order[np.argsort(p_cls[order].astype(np.int16) if C < 2**15 else p_cls[order], kind="stable")]
-    tied = (np.diff(p_cls[order]) == 0) & (np.diff(p_score[order]) == 0)
-    if tied.any():
-        order = np.lexsort((p_seg[:, 1], p_seg[:, 0], p_vid, -p_score, p_cls))
-    p_vid = p_vid[order]  # one array at a time (bounded memory on huge inputs)
-    p_cls = p_cls[order]
-    p_seg = p_seg[order]
-    tp = _greedy_match(p_cls * V + p_vid, p_seg, gt_key, gt_seg, thr)
+    order = _processing_order(p, len(gt.classes))
+    p.video = p.video[order]  # one array at a time, each old one freed (bounded memory on huge inputs)
+    p.cls = p.cls[order]
+    p.segments = p.segments[order]
+    p.scores = p.scores[order]
+    p.in_ambiguous = p.in_ambiguous[order]
+    tp = _greedy_match(p.cls * len(gt.videos) + p.video, p.segments, gt.key, gt.segments, thr)
     counted = np.ones_like(tp)
     if ambiguous == "ignore_fp":
-        counted = tp | ~in_amb[order][None, :]
+        counted = tp | ~p.in_ambiguous[None, :]
         dropped["ambiguous_ignored_fp"] = int((~counted).sum())
 
-    ap = np.zeros((C, len(thr)))
-    bounds = np.searchsorted(p_cls, np.arange(C + 1))
-    for c in range(C):
-        a, b = bounds[c], bounds[c + 1]
-        if b > a:
-            ap[c] = _interpolated_ap(tp[:, a:b], counted[:, a:b], int(num_gt[c]))
     return DetectionResult(
-        classes=classes,
+        classes=gt.classes,
         tiou_thresholds=thr,
-        ap=ap,
-        num_gt=num_gt,
-        num_predictions=np.diff(bounds),
-        num_videos=V,
-        unknown_videos=unknown_videos,
-        unknown_labels=unknown_labels,
-        labels_without_gt=labels_without_gt,
+        ap=_average_precision(tp, counted, p.cls, gt.num_gt),
+        num_gt=gt.num_gt,
+        num_predictions=np.bincount(p.cls, minlength=len(gt.classes)),
+        num_videos=len(gt.videos),
+        unknown_videos=p.unknown_videos,
+        unknown_labels=p.unknown_labels,
+        labels_without_gt=p.labels_without_gt,
         dropped=dropped,
         options={
             "subset": subset,
