@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,6 +150,48 @@ def test_cli_detect_on_unlabelled_videos(unsup_run, tmp_path):
     for vid, dets in results.items():
         dur = ann["database"][vid]["duration"]
         assert all(0 <= d["segment"][0] < d["segment"][1] <= dur + 1e-9 for d in dets)
+
+
+def legacy_copy(run: Path, dest: Path) -> Path:
+    """A copy of a finished run as cotal wrote it while rounds were numbered from 1: round r in ``round_<r+1>/``."""
+    shutil.copytree(run, dest)
+    for d in sorted(dest.glob("round_*"), key=lambda p: -int(p.name.removeprefix("round_"))):
+        d.rename(dest / f"round_{int(d.name.removeprefix('round_')) + 1}")
+    final = read_json(dest / "final.json")
+    bump = {name: re.sub(r"^round_(\d+)", lambda m: f"round_{int(m[1]) + 1}", p) for name, p in final["models"].items()}
+    write_json(dest / "final.json", {**final, "models": bump})
+    metrics = read_json(dest / "metrics.json")
+    if "selected_round" in metrics:
+        metrics["selected_round"] += 1
+    write_json(dest / "metrics.json", metrics)
+    return dest
+
+
+def test_run_written_with_rounds_from_1_detects_and_resumes_in_its_layout(unsup_run, tmp_path):
+    from cotal.pipeline import detect_run
+
+    data, run, metrics = unsup_run
+    old = legacy_copy(run, tmp_path / "old")
+    assert detect_run(old, data, subset="test") == detect_run(run, data, subset="test")
+    # Killed after round 0 (kept in round_1/): the resumed run finishes in the old layout, reusing round 0.
+    for p in ("round_2", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
+        target = old / p
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    before = (old / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns
+    again = fit(data, old, load_config(None, _tiny()), progress=False)
+    assert (old / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
+    assert again["rounds"] == metrics["rounds"] and again["selected_round"] == metrics["selected_round"]
+    assert read_json(old / "detections_test.json") == read_json(run / "detections_test.json")
+    assert read_json(old / "final.json")["models"]["rgb"] == f"round_{metrics['selected_round'] + 1}/model_rgb/model.pt"
+    assert not (old / "round_0").exists() and "written by an earlier cotal" in (old / "log.txt").read_text()
+
+
+def test_run_folder_name_with_braces(toy_dataset, tmp_path):
+    """Run-folder paths are never format templates: ``a{b}`` is just a name."""
+    run = tmp_path / "a{b}"
+    metrics = fit(toy_dataset, run, load_config(None, _tiny(rounds=1)), progress=False)
+    assert (run / "round_0" / "outputs_train_rgb.npz").exists() and (run / "round_0" / "outputs_test_flow.npz").exists()
+    assert metrics["selected_round"] == 0 and "detection" in metrics
 
 
 def test_cli_detect_rejects_a_folder_that_is_not_a_run(tmp_path, capsys, toy_dataset):
