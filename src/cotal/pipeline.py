@@ -222,7 +222,7 @@ class Pipeline:
             row["trained_on"] = len(train_ids)
             row.update(self._model_signals(outputs, attention, labels, held, distinct, labelled))
             rows.append(row)
-            self.log.info("round %d: %s", r, _fmt(row))
+            self.log.info("round %d: %s", r, _fmt({k: v for k, v in row.items() if k != "round"}))
             if self._stop_after(r, row, selection):
                 break
             previous = labels
