@@ -156,8 +156,8 @@ HEADER = (
 def format_row(name: str, us: dict, ws: dict | None, wall: float) -> str:
     rounds = us["rounds"]
     purity = " -> ".join(f"{r.get('purity', float('nan')):.3f}" for r in rounds)
-    sel = us.get("selected_round", len(rounds))
-    sel_purity = rounds[sel - 1].get("purity", float("nan"))
+    sel = us.get("selected_round", len(rounds) - 1)  # rounds are numbered from 0
+    sel_purity = rounds[sel].get("purity", float("nan"))
     det = us.get("detection", {})
     soft, hung = map_at(det["soft"]), map_at(det["hungarian"])
     weak = map_at(ws["detection"]["weak"]) if ws else float("nan")

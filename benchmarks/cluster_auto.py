@@ -46,7 +46,7 @@ def dataset(root: str) -> None:
     ds = FeatureDataset(root)
     ids = ds.train_ids
     x = video_descriptors(ds, ids)
-    true_c = len({lab for v in ids for lab in ds[v].video_labels})
+    true_c = len({lab for v in ids for lab in ds.annotation(v).video_labels})
     print(f"{root}: {len(ids)} train videos, {x.shape[1]}-d, {true_c} classes")
     for solver in ("dense", "sparse"):
         for c in (true_c, "auto"):

@@ -64,7 +64,7 @@ def test_fit_writes_what_ran_logs_to_console_and_detaches_its_log(toy_dataset, t
     written = yaml.safe_load((run / "config.yaml").read_text())
     assert "in_dim" not in written["model"] and "num_classes" not in written["model"] and "seed" not in written["train"]
     assert written["pipeline"]["clusters"] == 3 and written["model"]["base_dim"] == 16
-    assert "round 1: training rgb model" in capsys.readouterr().err  # log.txt lines reach the console
+    assert "round 0: training rgb model" in capsys.readouterr().err  # log.txt lines reach the console
     log = logging.getLogger("cotal")
     assert not [h for h in log.handlers if isinstance(h, (logging.FileHandler, logging.StreamHandler))]
     # A value the run derives itself is refused, not silently ignored.
@@ -83,7 +83,7 @@ def test_rerun_with_another_config_names_the_keys(toy_dataset, tmp_path):
 def test_overwrite_clears_runs_only(tmp_path):
     run = tmp_path / "run"
     write_yaml(run / "config.yaml", {})
-    (run / "round_1").mkdir()
+    (run / "round_0").mkdir()
     clear_run_dir(run)
     assert not run.exists()
     other = tmp_path / "photos"

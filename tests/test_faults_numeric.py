@@ -48,7 +48,7 @@ def test_overflowing_values_are_refused_by_check_and_load(
     code, _, err = run_cli(capsys, "fit", "--data", data, "--out", tmp_path / "run", *TINY_FIT)
     assert code == 2
     one_line_error(err, str(bad), "beyond")
-    assert not (tmp_path / "run" / "round_1" / "model_rgb" / FINAL_MODEL).exists()
+    assert not (tmp_path / "run" / "round_0" / "model_rgb" / FINAL_MODEL).exists()
     assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("run")} == before
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,18 +58,18 @@ def test_unsupervised_run_writes_every_artefact(unsup_run):
         "detections_test.json",
         "metrics.json",
         "final.json",
+        "round_0/clusters.json",
         "round_1/clusters.json",
-        "round_2/clusters.json",
-        "round_1/attention_train.npz",
-        "round_2/model_rgb/model.pt",
-        "round_2/model_flow/model.pt",
+        "round_0/attention_train.npz",
+        "round_1/model_rgb/model.pt",
+        "round_1/model_flow/model.pt",
     ):
         assert (run / name).exists(), name
     assert [r["round"] for r in metrics["rounds"]] == [0, 1]
     assert set(metrics["detection"]) == {"soft", "hungarian"}
     # Detection labels are the final model's pseudo-classes, i.e. the ids in clusters.json.
     clusters = read_json(run / "clusters.json")
-    assert clusters == read_json(run / "round_2" / "clusters.json")
+    assert clusters == read_json(run / "round_1" / "clusters.json")
     labels = {d["label"] for dets in read_json(run / "detections_test.json")["results"].values() for d in dets}
     assert labels and labels <= {str(c) for c in set(clusters.values())}
     run_info = read_json(run / "run.json")
@@ -92,9 +94,9 @@ def test_ground_truth_never_reaches_unsupervised_training(unsup_run, tmp_path):
 
 def test_rerun_resumes_without_recomputing(unsup_run):
     data, run, metrics = unsup_run
-    before = (run / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns
+    before = (run / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns
     again = fit(data, run, load_config(None, _tiny()), progress=False)
-    assert (run / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
+    assert (run / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
     assert again["rounds"] == metrics["rounds"]
     assert len(read_json(run / "run.json")["invocations"]) >= 2
 
@@ -109,22 +111,22 @@ def test_rerun_with_new_detection_settings_only_redetects(unsup_run, tmp_path):
     data, run, metrics = unsup_run
     part = tmp_path / "run"
     shutil.copytree(run, part)
-    before = (part / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns
+    before = (part / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns
     over = _tiny()
     over["detect"] = {"nms": "soft", "max_per_video": 3}
     again = fit(data, part, load_config(None, over), progress=False)
-    assert (part / "round_2" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
+    assert (part / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
     assert again["rounds"] == metrics["rounds"]
     assert all(len(d) <= 3 for d in read_json(part / "detections_test.json")["results"].values())
     assert load_config(part / "config.yaml").detect.nms == "soft"
 
 
 def test_killed_run_resumes_to_the_same_result(unsup_run, tmp_path):
-    """Delete the later stages of a finished run (as if killed after round 1): resuming reproduces them."""
+    """Delete the later stages of a finished run (as if killed after round 0): resuming reproduces them."""
     data, run, metrics = unsup_run
     part = tmp_path / "run"
     shutil.copytree(run, part)
-    for p in ("round_2", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
+    for p in ("round_1", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
         target = part / p
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     again = fit(data, part, load_config(None, _tiny()), progress=False)
@@ -148,6 +150,48 @@ def test_cli_detect_on_unlabelled_videos(unsup_run, tmp_path):
     for vid, dets in results.items():
         dur = ann["database"][vid]["duration"]
         assert all(0 <= d["segment"][0] < d["segment"][1] <= dur + 1e-9 for d in dets)
+
+
+def legacy_copy(run: Path, dest: Path) -> Path:
+    """A copy of a finished run as cotal wrote it while rounds were numbered from 1: round r in ``round_<r+1>/``."""
+    shutil.copytree(run, dest)
+    for d in sorted(dest.glob("round_*"), key=lambda p: -int(p.name.removeprefix("round_"))):
+        d.rename(dest / f"round_{int(d.name.removeprefix('round_')) + 1}")
+    final = read_json(dest / "final.json")
+    bump = {name: re.sub(r"^round_(\d+)", lambda m: f"round_{int(m[1]) + 1}", p) for name, p in final["models"].items()}
+    write_json(dest / "final.json", {**final, "models": bump})
+    metrics = read_json(dest / "metrics.json")
+    if "selected_round" in metrics:
+        metrics["selected_round"] += 1
+    write_json(dest / "metrics.json", metrics)
+    return dest
+
+
+def test_run_written_with_rounds_from_1_detects_and_resumes_in_its_layout(unsup_run, tmp_path):
+    from cotal.pipeline import detect_run
+
+    data, run, metrics = unsup_run
+    old = legacy_copy(run, tmp_path / "old")
+    assert detect_run(old, data, subset="test") == detect_run(run, data, subset="test")
+    # Killed after round 0 (kept in round_1/): the resumed run finishes in the old layout, reusing round 0.
+    for p in ("round_2", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
+        target = old / p
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    before = (old / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns
+    again = fit(data, old, load_config(None, _tiny()), progress=False)
+    assert (old / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
+    assert again["rounds"] == metrics["rounds"] and again["selected_round"] == metrics["selected_round"]
+    assert read_json(old / "detections_test.json") == read_json(run / "detections_test.json")
+    assert read_json(old / "final.json")["models"]["rgb"] == f"round_{metrics['selected_round'] + 1}/model_rgb/model.pt"
+    assert not (old / "round_0").exists() and "written by an earlier cotal" in (old / "log.txt").read_text()
+
+
+def test_run_folder_name_with_braces(toy_dataset, tmp_path):
+    """Run-folder paths are never format templates: ``a{b}`` is just a name."""
+    run = tmp_path / "a{b}"
+    metrics = fit(toy_dataset, run, load_config(None, _tiny(rounds=1)), progress=False)
+    assert (run / "round_0" / "outputs_train_rgb.npz").exists() and (run / "round_0" / "outputs_test_flow.npz").exists()
+    assert metrics["selected_round"] == 0 and "detection" in metrics
 
 
 def test_cli_detect_rejects_a_folder_that_is_not_a_run(tmp_path, capsys, toy_dataset):
@@ -197,7 +241,7 @@ def test_cli_fit_flags_and_joint_model(toy_dataset, tmp_path, capsys):
     assert code == 0
     cfg = load_config(run / "config.yaml")
     assert cfg.pipeline.stream_models == "joint" and cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
-    assert (run / "round_1" / "model_joint" / "model.pt").exists()
+    assert (run / "round_0" / "model_joint" / "model.pt").exists()
     out = capsys.readouterr().out
     assert "Clustering of the training videos" in out and "report:" in out
     assert "Training curves" in (run / "report.html").read_text()
@@ -257,7 +301,7 @@ def test_geometric_pooling_run(toy_dataset, tmp_path):
     assert len(metrics["rounds"]) == 2
     from cotal.data.attention import load_attention
 
-    att = load_attention(tmp_path / "run" / "round_1" / "attention_train.npz")
+    att = load_attention(tmp_path / "run" / "round_0" / "attention_train.npz")
     assert set(att) == {"all"}
     assert all(np.isclose(w.sum(), 1.0, atol=1e-5) for w in att["all"].values())
 
@@ -269,16 +313,16 @@ def test_warm_start_changes_later_rounds(unsup_run, tmp_path):
 
     data, run, _ = unsup_run
     fit(data, tmp_path / "run", load_config(None, _tiny(warm_start=True)), progress=False)
-    warm, _ = load_model(tmp_path / "run" / "round_2" / "model_rgb" / "model.pt")
-    cold, _ = load_model(run / "round_2" / "model_rgb" / "model.pt")
-    first, _ = load_model(run / "round_1" / "model_rgb" / "model.pt")
-    same_round1, _ = load_model(tmp_path / "run" / "round_1" / "model_rgb" / "model.pt")
+    warm, _ = load_model(tmp_path / "run" / "round_1" / "model_rgb" / "model.pt")
+    cold, _ = load_model(run / "round_1" / "model_rgb" / "model.pt")
+    first, _ = load_model(run / "round_0" / "model_rgb" / "model.pt")
+    same_round0, _ = load_model(tmp_path / "run" / "round_0" / "model_rgb" / "model.pt")
 
     def same(m1: torch.nn.Module, m2: torch.nn.Module) -> bool:
         s1, s2 = m1.state_dict(), m2.state_dict()
         return all(torch.equal(s1[k], s2[k]) for k in s1)
 
-    assert same(first, same_round1)  # round 1 starts fresh either way
+    assert same(first, same_round0)  # round 0 starts fresh either way
     assert not same(warm, cold)
 
 
@@ -288,7 +332,7 @@ def test_auto_clusters_are_estimated_once(unsup_run, tmp_path):
     over["cluster"] = {"solver": "sparse", "n_neighbors": 5}
     metrics = fit(data, tmp_path / "run", load_config(None, over), progress=False)
     assert len({r["num_clusters"] for r in metrics["rounds"]}) == 1
-    assert (tmp_path / "run" / "round_2" / "outputs_train_rgb.npz").exists()
+    assert (tmp_path / "run" / "round_1" / "outputs_train_rgb.npz").exists()
 
 
 def test_cli_demo_end_to_end(tmp_path, capsys):
@@ -322,7 +366,7 @@ def test_zscore_run_stores_the_statistics_in_the_run_and_the_models(toy_dataset,
     train = np.concatenate([np.asarray(FeatureDataset(toy_dataset).features(v, "rgb")) for v in ds.train_ids])
     assert norm.method == "zscore"
     np.testing.assert_allclose(norm.streams["rgb"].shift, train.mean(0), rtol=1e-4)
-    model, _ = load_model(run / "round_1" / "model_rgb" / "model.pt")
+    model, _ = load_model(run / "round_0" / "model_rgb" / "model.pt")
     np.testing.assert_array_equal(model.input_shift.numpy(), norm.streams["rgb"].shift)
     again = detect_run(run, toy_dataset, subset="test")
     assert again == read_json(run / "detections_test.json")["results"]
@@ -342,7 +386,7 @@ def test_round_signals_selection_and_core(unsup_run, tmp_path):
     assert rows[0]["trained_on"] < n  # a confident core minus the held-out videos
     sel = metrics["selected_round"]
     scores = [r["silhouette"] for r in rows if not r["inverted"]]
-    assert rows[sel - 1]["silhouette"] == max(scores)
+    assert [r["round"] for r in rows] == list(range(len(rows))) and rows[sel]["silhouette"] == max(scores)
     assert read_json(run / "clusters.json") == read_json(run / f"round_{sel}" / "clusters.json")
     assert read_json(run / "final.json")["models"]["rgb"] == f"round_{sel}/model_rgb/model.pt"
     assert (run / "round0_weights.npz").exists()
@@ -357,7 +401,7 @@ def test_inverted_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
     run = tmp_path / "run"
     metrics = fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
     assert len(metrics["rounds"]) == 1 and metrics["rounds"][0]["inverted"]
-    assert metrics["selected_round"] == 1 and not (run / "round_2").exists()
+    assert metrics["selected_round"] == 0 and not (run / "round_1").exists()
     assert "inverted attention" in (run / "log.txt").read_text()
 
 

@@ -82,6 +82,19 @@ def test_report_without_video_files_has_no_pictures(run_with_videos, tmp_path):
     assert 'class="thumbs"' not in page and "Test videos" in page
 
 
+def test_report_of_a_run_written_with_rounds_from_1(run_with_videos, tmp_path):
+    """An older run keeps round r in ``round_<r+1>/``: its report is the same page, rounds numbered from 0."""
+    from cotal.utils.run import RunLayout
+    from test_pipeline import legacy_copy
+
+    data, run = run_with_videos
+    old = legacy_copy(run, tmp_path / "run")
+    assert [r for r, _, _ in RunLayout.of(old).train_logs()] == [r for r, _, _ in RunLayout.of(run).train_logs()]
+    new_page = write_report_html(run, data, per_end=1, out=tmp_path / "new.html").read_text()
+    old_page = write_report_html(old, data, per_end=1, out=tmp_path / "old.html").read_text()
+    assert old_page.replace(str(old.resolve()), str(run.resolve())) == new_page
+
+
 def test_choose_videos_puts_requested_first_then_best_and_worst():
     scores = {"a": 0.9, "b": 0.1, "c": 0.5, "d": 0.7, "e": 0.0}
     got = choose_videos(list(scores), ["c"], scores, per_end=2)

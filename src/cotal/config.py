@@ -43,7 +43,7 @@ class PipelineConfig:
             (ground-truth video-level labels of the training videos).
         clusters: number of pseudo-classes C, or "auto" to estimate it from the eigengap.
         rounds: localization models trained in sequence; before each, the training videos are
-            (re-)clustered, round 1 on mean-pooled features, later rounds pooled with the previous
+            (re-)clustered, round 0 with ``cluster.pooling``, later rounds pooled with the previous
             model's class-agnostic attention S (authors: 4 on ActivityNet-1.2).
         warm_start: initialise each round's model from the previous round's instead of from scratch.
         streams: feature streams used.

@@ -1,18 +1,21 @@
 """The whole method end to end: cluster -> train co-attention models -> re-pool and re-cluster -> detect -> evaluate.
 
-Rounds (unsupervised mode, ``pipeline.rounds = R``)::
+Rounds (unsupervised mode, ``pipeline.rounds = R``), numbered from 0 in the log, ``metrics.json`` and the run
+folder (``RUN/round_<r>/``, see :class:`cotal.utils.run.RunLayout`)::
 
-    clusters_0 = spectral(mean-pooled descriptors of the training videos)
-    for r in 1..R:
-        model_r   = fresh co-attention model(s) trained on clusters_{r-1} as pseudo-labels
-        if r < R: clusters_r = spectral(descriptors pooled with model_r's class-agnostic attention S)
-    detections = detect(model_R on the test videos)        # labels are clusters_{R-1} ids
+    for r in 0..R-1:
+        clusters_r = spectral(descriptors of the training videos pooled with
+                              round 0: the label-free round-0 weights (mean pooling by default),
+                              round r > 0: model_{r-1}'s class-agnostic attention S)
+        model_r    = fresh co-attention model(s) trained on clusters_r as pseudo-labels
+        signals of round r; stop early (inverted S, patience) or go on
+    detections = detect(model_s on the test videos)        # s: the selected round; labels are clusters_s ids
 
-So R rounds train R models and cluster R times; the detection labels refer to the clusters the final model was
+So R rounds cluster R times and train R models; the detection labels refer to the clusters the final model was
 trained on, which is what ``RUN/clusters.json`` holds. Ground truth is read only for reporting (per-round
 purity/ARI/NMI, test mAP) and to map clusters to classes with the training videos' labels; it never reaches
-training or model selection. In weak mode the single model is trained on the training videos' video-level
-labels instead.
+training or model selection. In weak mode the single model (round 0) is trained on the training videos'
+video-level labels instead.
 
 Every stage writes its result atomically into the run directory and is skipped when that result exists, so a
 killed ``cotal fit`` resumes where it stopped (training itself resumes from its last checkpoint).
@@ -47,10 +50,8 @@ from cotal.train import export_outputs, label_targets, load_outputs, save_output
 from cotal.train.distributed import barrier, dist_info
 from cotal.utils.io import read_json, read_yaml, write_json
 from cotal.utils.outdir import path_inside, run_folder
-from cotal.utils.run import RunDir, get_logger, stage_timer
+from cotal.utils.run import RunDir, RunLayout, get_logger, stage_timer
 from cotal.utils.seed import seed_everything
-
-FINAL = "final.json"
 
 
 def model_inputs(config: Config, dataset: FeatureDataset) -> list[tuple[str, tuple[str, ...]]]:
@@ -69,7 +70,7 @@ def model_inputs(config: Config, dataset: FeatureDataset) -> list[tuple[str, tup
 def video_label_targets(dataset: FeatureDataset, video_ids: Sequence[str]) -> tuple[np.ndarray, list[list[int]]]:
     """Ground-truth video-level targets (weak supervision): (N, C) distributions and class ids per video."""
     index = {c: i for i, c in enumerate(dataset.classes)}
-    groups = [[index[lab] for lab in dataset[vid].video_labels] for vid in video_ids]
+    groups = [[index[lab] for lab in dataset.annotation(vid).video_labels] for vid in video_ids]
     for vid, labels in zip(video_ids, groups, strict=True):
         if not labels:
             raise DataError(f"{dataset.root}: training video {vid!r} has no labels; weak supervision needs them")
@@ -83,7 +84,60 @@ def cluster_targets(labels: np.ndarray, num_clusters: int) -> tuple[np.ndarray, 
 
 
 def has_labels(dataset: FeatureDataset, video_ids: Sequence[str]) -> bool:
-    return any(len(dataset[v].labels) for v in video_ids)
+    return any(len(dataset.annotation(v).labels) for v in video_ids)
+
+
+@dataclasses.dataclass
+class RoundSelection:
+    """``pipeline.select_round`` over the rounds: the best ``select_by`` score so far, and early stopping."""
+
+    select_round: str
+    select_by: str
+    patience: int
+    best: tuple[float, int] | None = None  # (score, round)
+
+    def add(self, r: int, row: dict[str, Any]) -> None:
+        """Score round r by its ``metrics.json`` row (a round with an inverted S is never added)."""
+        score = row.get("silhouette" if self.select_by == "silhouette" else "heldout_accuracy")
+        if score is not None and (self.best is None or score > self.best[0]):
+            self.best = (score, r)
+
+    def patience_spent(self, r: int) -> bool:
+        """Whether ``patience`` rounds up to round r brought no better one (``select_round: best`` only)."""
+        return (
+            self.select_round == "best"
+            and bool(self.patience)
+            and self.best is not None
+            and r - self.best[1] >= self.patience
+        )
+
+    def selected(self, rows: list[dict[str, Any]]) -> int:
+        """The kept round: the best one, or the last whose S is not inverted (the last one when none is)."""
+        if self.select_round == "best" and self.best is not None:
+            return self.best[1]
+        valid = [row["round"] for row in rows if not row.get("inverted")] or [rows[-1]["round"]]
+        return valid[-1]
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What the weak or the unsupervised path hands on to detection and evaluation.
+
+    Attributes:
+        final_round: the round whose model(s) detect (:class:`RunLayout` numbering).
+        models: the final model of each input (stream or "joint").
+        class_names: C names of the models' classes (cluster ids "0".."C-1", or the ground-truth classes).
+        clusters: unsupervised: the cluster of every training video in the final round; weak: None.
+        rounds: one ``metrics.json`` row per round (unsupervised; empty for weak supervision).
+        selected_round: the round ``pipeline.select_round`` kept (unsupervised; None for weak supervision).
+    """
+
+    final_round: int
+    models: dict[str, torch.nn.Module]
+    class_names: list[str]
+    clusters: dict[str, int] | None = None
+    rounds: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    selected_round: int | None = None
 
 
 class Pipeline:
@@ -101,6 +155,7 @@ class Pipeline:
         self.cfg = config
         self.dist = dist_info()
         self.run = RunDir(run_dir, rank=self.dist.rank)
+        self.layout = RunLayout.of(run_dir)
         self.progress = progress
         self.log = get_logger()
         self.timings: dict[str, float] = {}
@@ -111,10 +166,74 @@ class Pipeline:
         if len(self.train_ids) < 2:
             raise DataError(f"{dataset.root}: subset {dataset.meta.train_subset!r} has {len(self.train_ids)} videos")
 
+    # -- the whole run ----------------------------------------------------------------------------
+    def run_all(self) -> dict[str, Any]:
+        """Normalise, then the weak or the unsupervised path, then detect and evaluate the final model(s)."""
+        cfg = self.cfg.pipeline
+        if self.layout.legacy:
+            self.log.info("%s: written by an earlier cotal; round r stays in round_<r+1>/", self.layout.root)
+        self.norm = self.normalization()
+        result = self._run_weak() if cfg.supervision == "weak" else self._run_unsupervised()
+        self._write_final(result)
+        metrics: dict[str, Any] = {"supervision": cfg.supervision, "rounds": result.rounds}
+        if result.selected_round is not None:
+            metrics["selected_round"] = result.selected_round
+        if self.run.is_main and self.test_ids:
+            detections = self._detect_test(result)
+            if has_labels(self.ds, self.test_ids):
+                with stage_timer(self.timings, "evaluation"):
+                    metrics["detection"] = self.evaluate(detections, result.clusters)
+        metrics["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
+        if self.run.is_main:
+            write_json(self.layout.metrics, metrics)
+        return metrics
+
+    def _run_weak(self) -> RunResult:
+        """One model per input trained on the training videos' ground-truth video-level labels, in round 0."""
+        labelled = [v for v in self.train_ids if self.ds.annotation(v).video_labels]
+        if not labelled:
+            raise DataError(f"{self.ds.root}: no training video has labels; weak supervision needs them")
+        if len(labelled) < len(self.train_ids):  # e.g. ActivityNet training videos without segments
+            self.log.warning(
+                "weak supervision: %d training videos have no labels and are left out",
+                len(self.train_ids) - len(labelled),
+            )
+        targets, groups = video_label_targets(self.ds, labelled)
+        models = self.train(0, labelled, targets, groups)
+        self.export(models, self.train_ids, 0, "train")
+        return RunResult(final_round=0, models=models, class_names=list(self.ds.classes))
+
+    def _run_unsupervised(self) -> RunResult:
+        """Rounds of cluster -> train -> export S -> signals -> stop or go on, then the selected round."""
+        cfg = self.cfg.pipeline
+        labelled = has_labels(self.ds, self.train_ids)
+        attention = self.round0_attention()
+        distinct = self._distinctiveness() if cfg.attention_guard else None
+        selection = RoundSelection(cfg.select_round, cfg.select_by, cfg.patience)
+        rows: list[dict[str, Any]] = []
+        models: dict[str, torch.nn.Module] = {}
+        previous: np.ndarray | None = None
+        for r in range(cfg.rounds):
+            labels, info = self.cluster(r, attention)
+            row = self._clustering_row(r, labels, info["silhouette"], previous, labelled)
+            train_ids, held = self.round_videos(r, labels, info["confidence"])
+            models = self._train_on_clusters(r, labels, train_ids, warm=models if cfg.warm_start and r > 0 else None)
+            # Every round exports S of all training videos (the last round's is kept for users).
+            outputs = self.export(models, self.train_ids, r, "train")
+            attention = self._save_attention(r, outputs)
+            row["trained_on"] = len(train_ids)
+            row.update(self._model_signals(outputs, attention, labels, held, distinct, labelled))
+            rows.append(row)
+            self.log.info("round %d: %s", r, _fmt({k: v for k, v in row.items() if k != "round"}))
+            if self._stop_after(r, row, selection):
+                break
+            previous = labels
+        return self._selected_result(rows, selection.selected(rows), models)
+
     # -- stages -----------------------------------------------------------------------------------
     def normalization(self) -> Normalization:
         """The run's input standardisation, fitted on the training videos once and stored in the run."""
-        path = self.run.path / "normalization.npz"
+        path = self.layout.normalization
         if path.exists():
             return load_normalization(path)
         norm = fit_normalization(self.ds, self.train_ids, tuple(self.cfg.pipeline.streams), self.cfg.data.normalize)
@@ -124,9 +243,9 @@ class Pipeline:
         return norm
 
     def round0_attention(self) -> dict[str, dict[str, np.ndarray]] | None:
-        """Label-free snippet weights of the first clustering (None: the paper's mean pooling)."""
+        """Label-free snippet weights of round 0's clustering (None: the paper's mean pooling)."""
         c = self.cfg.cluster
-        path = self.run.path / "round0_weights.npz"
+        path = self.layout.round0_weights
         if c.pooling == "mean":
             return None
         if path.exists():
@@ -148,15 +267,13 @@ class Pipeline:
             save_attention(path, attention)
         return attention
 
-    def cluster(
-        self, round_dir: Path, attention: dict[str, dict[str, np.ndarray]] | None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Cluster the training videos (pooled with ``attention``, mean pooling when None).
+    def cluster(self, r: int, attention: dict[str, dict[str, np.ndarray]] | None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Round r's clustering of the training videos (pooled with ``attention``, mean pooling when None).
 
         Returns the (N,) cluster of each training video and the clustering's label-free signals
         (``silhouette`` and per-video ``confidence``).
         """
-        path, info_path = round_dir / "clusters.json", round_dir / "clustering.json"
+        path, info_path = self.layout.round_clusters(r), self.layout.clustering_info(r)
         if path.exists() and info_path.exists():
             assign = read_clusters(path)
             labels = np.array([assign[v] for v in self.train_ids], dtype=np.int64)
@@ -198,47 +315,42 @@ class Pipeline:
     def round_videos(self, r: int, labels: np.ndarray, confidence: Sequence[float]) -> tuple[list[str], list[str]]:
         """(training videos, held-out videos) of round ``r``: a growing confident core, minus a held-out draw."""
         cfg = self.cfg.pipeline
-        fraction = cfg.core_fraction + (1 - cfg.core_fraction) * (r - 1) / max(cfg.rounds - 1, 1)
+        fraction = cfg.core_fraction + (1 - cfg.core_fraction) * r / max(cfg.rounds - 1, 1)
         keep = signals.core_videos(labels, np.asarray(confidence), fraction)
         held = np.zeros(len(labels), dtype=bool)
         if cfg.heldout_fraction > 0:
-            rng = np.random.default_rng([cfg.seed, 7919, r])
+            # r + 1: the draw of runs written when rounds were numbered from 1, so results stay the same.
+            rng = np.random.default_rng([cfg.seed, 7919, r + 1])
             held[rng.permutation(len(labels))[: max(1, round(cfg.heldout_fraction * len(labels)))]] = True
         ids = np.asarray(self.train_ids)
         return ids[keep & ~held].tolist(), ids[held].tolist()
 
     def train(
         self,
-        round_dir: Path,
+        r: int,
         video_ids: Sequence[str],
         targets: np.ndarray,
         groups: list[list[int]],
-        round_index: int,
         previous: dict[str, torch.nn.Module] | None = None,
     ) -> dict[str, torch.nn.Module]:
-        """Train one model per input (stream or joint) on ``video_ids`` with ``targets`` (one row per video):
-        fresh, or from ``previous`` (warm start)."""
+        """Train round r's model per input (stream or joint) on ``video_ids`` with ``targets`` (one row per
+        video): fresh, or from ``previous`` (warm start)."""
         models = {}
         for name, streams in self.models:
-            out_dir = round_dir / f"model_{name}"
+            out_dir = self.layout.model_dir(r, name)
             dims = [self.ds.feature_dim(s) for s in streams]
             in_dim = sum(dims)
             norm = self.norm.affine(streams, dims) if self.norm.streams else None
             mcfg = dataclasses.replace(self.cfg.model, in_dim=in_dim, num_classes=targets.shape[1])
-            # Different seeds per round and stream so the rounds are not copies of one initialisation.
-            tcfg = dataclasses.replace(
-                self.cfg.train, seed=self.cfg.pipeline.seed * 1000 + round_index * 10 + len(models)
-            )
+            # Different seeds per round and stream so the rounds are not copies of one initialisation
+            # (r + 1: the seeds of runs written when rounds were numbered from 1, so results stay the same).
+            tcfg = dataclasses.replace(self.cfg.train, seed=self.cfg.pipeline.seed * 1000 + (r + 1) * 10 + len(models))
             self.log.info(
-                "round %d: training %s model on %d videos, %d classes",
-                round_index,
-                name,
-                len(targets),
-                targets.shape[1],
+                "round %d: training %s model on %d videos, %d classes", r, name, len(targets), targets.shape[1]
             )
             with stage_timer(self.timings, "training"):
-                if (out_dir / "model.pt").exists():
-                    models[name], _ = load_model(out_dir / "model.pt")
+                if self.layout.model_file(r, name).exists():
+                    models[name], _ = load_model(self.layout.model_file(r, name))
                 else:
                     models[name] = train_model(
                         self.ds,
@@ -251,17 +363,19 @@ class Pipeline:
                         train_config=tcfg,
                         run_dir=out_dir,
                         resume=True,
-                        progress=f"round {round_index}, {name} model" if self.progress else False,
+                        progress=f"round {r}, {name} model" if self.progress else False,
                         init_state=previous[name].state_dict() if previous else None,
                         input_normalization=norm,
                     )
         return models
 
-    def export(self, models: dict[str, torch.nn.Module], video_ids: Sequence[str], cache: Path) -> dict[str, Any]:
-        """Full-length outputs of every model on ``video_ids``, cached as ``str(cache).format(model name)``."""
+    def export(
+        self, models: dict[str, torch.nn.Module], video_ids: Sequence[str], r: int, split: str
+    ) -> dict[str, Any]:
+        """Full-length outputs of round r's models on ``video_ids`` (the ``split`` videos), cached in the round."""
         outputs = {}
         for name, streams in self.models:
-            path = Path(str(cache).format(name))
+            path = self.layout.outputs(r, split, name)
             if path.exists():
                 outputs[name] = load_outputs(path)
                 continue
@@ -280,113 +394,83 @@ class Pipeline:
             return {SHARED: {vid: geometric_attention([s[vid] for s in per_model.values()]) for vid in self.train_ids}}
         return per_model
 
-    # -- the whole run ----------------------------------------------------------------------------
-    def run_all(self) -> dict[str, Any]:
-        """Normalise, then the weak or the unsupervised path, then detect and evaluate the final model(s)."""
-        cfg = self.cfg.pipeline
-        self.norm = self.normalization()
-        if cfg.supervision == "weak":
-            final_dir, models, class_names, assign, round_metrics, selected = self._run_weak()
-        else:
-            final_dir, models, class_names, assign, round_metrics, selected = self._run_unsupervised()
-        if self.run.is_main:
-            write_json(
-                self.run.path / FINAL,
-                {
-                    "supervision": cfg.supervision,
-                    "class_names": list(class_names),
-                    "models": {
-                        name: str((final_dir / f"model_{name}" / "model.pt").relative_to(self.run.path))
-                        for name, _ in self.models
-                    },
-                },
-            )
-        metrics: dict[str, Any] = {"supervision": cfg.supervision, "rounds": round_metrics}
-        if selected is not None:
-            metrics["selected_round"] = selected
-        if self.run.is_main and self.test_ids:
-            outputs = self.export(models, self.test_ids, final_dir / "outputs_test_{}.npz")
-            with stage_timer(self.timings, "detection"):
-                detections = detect_outputs(outputs, self.ds, self.test_ids, class_names, self.cfg)
-            write_detections(self.run.path / "detections_test.json", detections)
-            if has_labels(self.ds, self.test_ids):
-                with stage_timer(self.timings, "evaluation"):
-                    metrics["detection"] = self.evaluate(detections, assign)
-        metrics["timings_s"] = {k: round(v, 2) for k, v in self.timings.items()}
-        if self.run.is_main:
-            write_json(self.run.path / "metrics.json", metrics)
-        return metrics
+    # -- steps of a round -------------------------------------------------------------------------
+    def _clustering_row(
+        self, r: int, labels: np.ndarray, silhouette: float, previous: np.ndarray | None, labelled: bool
+    ) -> dict[str, Any]:
+        """Round r's ``metrics.json`` row so far: its clustering's signals (and, reported only, its purity)."""
+        row: dict[str, Any] = {"round": r, "num_clusters": self.num_clusters, "silhouette": silhouette}
+        if previous is not None:
+            row["agreement_previous"] = float(adjusted_rand_score(previous, labels))
+        if labelled:  # reported only: ground truth never reaches training or selection
+            assign = dict(zip(self.train_ids, labels.tolist(), strict=True))
+            row.update(clustering_metrics(assign, self.ds.annotations, video_ids=self.train_ids))
+        return row
 
-    def _run_weak(self) -> tuple[Path, dict[str, torch.nn.Module], list[str], None, list, None]:
-        """One model per input trained on the training videos' ground-truth video-level labels."""
-        labelled = [v for v in self.train_ids if self.ds[v].video_labels]
-        if not labelled:
-            raise DataError(f"{self.ds.root}: no training video has labels; weak supervision needs them")
-        if len(labelled) < len(self.train_ids):  # e.g. ActivityNet training videos without segments
-            self.log.warning(
-                "weak supervision: %d training videos have no labels and are left out",
-                len(self.train_ids) - len(labelled),
-            )
-        targets, groups = video_label_targets(self.ds, labelled)
-        final_dir = self.run.path / "round_1"
-        models = self.train(final_dir, labelled, targets, groups, 1)
-        self.export(models, self.train_ids, final_dir / "outputs_train_{}.npz")
-        return final_dir, models, list(self.ds.classes), None, [], None
+    def _train_on_clusters(
+        self, r: int, labels: np.ndarray, video_ids: Sequence[str], warm: dict[str, torch.nn.Module] | None
+    ) -> dict[str, torch.nn.Module]:
+        """Round r's model(s), trained on ``video_ids`` with their clusters (``labels``, (N,)) as pseudo-labels."""
+        index = {v: i for i, v in enumerate(self.train_ids)}
+        targets, groups = cluster_targets(labels[[index[v] for v in video_ids]], self.num_clusters)
+        return self.train(r, video_ids, targets, groups, previous=warm)
 
-    def _run_unsupervised(self) -> tuple[Path, dict[str, torch.nn.Module], list[str], dict[str, int], list, int]:
-        """Rounds of cluster -> train -> re-pool with S, with label-free signals and round selection."""
+    def _save_attention(self, r: int, outputs: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+        """S of round r's model(s) on the training videos, stored in the round: it pools round r + 1."""
+        attention = self.attention_of(outputs)
+        if self.run.is_main:
+            save_attention(self.layout.attention_train(r), attention)
+        return attention
+
+    def _stop_after(self, r: int, row: dict[str, Any], selection: RoundSelection) -> bool:
+        """Whether the rounds end after round r: its S is inverted, or ``patience`` rounds brought nothing better."""
+        if row.get("inverted"):
+            self.log.warning("round %d: S favours the shared background (inverted attention); stopping", r)
+            return True
+        selection.add(r, row)
+        if selection.patience_spent(r):
+            self.log.info("round %d: no better round for %d rounds; stopping", r, selection.patience)
+            return True
+        return False
+
+    def _selected_result(
+        self, rows: list[dict[str, Any]], selected: int, models: dict[str, torch.nn.Module]
+    ) -> RunResult:
+        """The selected round's models (``models``: the last round's) and clusters, also as ``RUN/clusters.json``."""
         cfg = self.cfg.pipeline
-        labelled = has_labels(self.ds, self.train_ids)
-        attention = self.round0_attention()
-        distinct = self._distinctiveness() if cfg.attention_guard else None
-        rows: list[dict[str, Any]] = []
-        models: dict[str, torch.nn.Module] = {}
-        previous: np.ndarray | None = None
-        best: tuple[float, int] | None = None  # (score, round)
-        for r in range(1, cfg.rounds + 1):
-            round_dir = self.run.path / f"round_{r}"
-            labels, info = self.cluster(round_dir, attention)
-            row: dict[str, Any] = {"round": r - 1, "num_clusters": self.num_clusters}
-            row["silhouette"] = info["silhouette"]
-            if previous is not None:
-                row["agreement_previous"] = float(adjusted_rand_score(previous, labels))
-            if labelled:  # reported only: ground truth never reaches training or selection
-                assign = dict(zip(self.train_ids, labels.tolist(), strict=True))
-                row.update(clustering_metrics(assign, self.ds.annotations, video_ids=self.train_ids))
-            train_ids, held = self.round_videos(r, labels, info["confidence"])
-            index = {v: i for i, v in enumerate(self.train_ids)}
-            targets, groups = cluster_targets(labels[[index[v] for v in train_ids]], self.num_clusters)
-            warm = models if cfg.warm_start and r > 1 else None
-            models = self.train(round_dir, train_ids, targets, groups, r, previous=warm)
-            # Every round exports S of all training videos (the last round's is kept for users).
-            outputs = self.export(models, self.train_ids, round_dir / "outputs_train_{}.npz")
-            attention = self.attention_of(outputs)
-            if self.run.is_main:
-                save_attention(round_dir / "attention_train.npz", attention)
-            row["trained_on"] = len(train_ids)
-            row.update(self._model_signals(outputs, attention, labels, held, distinct, labelled))
-            rows.append(row)
-            self.log.info("round %d (clustering %d): %s", r, r - 1, _fmt(row))
-            score = row.get("silhouette" if cfg.select_by == "silhouette" else "heldout_accuracy")
-            if row.get("inverted"):
-                self.log.warning("round %d: S favours the shared background (inverted attention); stopping", r)
-                break
-            if score is not None and (best is None or score > best[0]):
-                best = (score, r)
-            if cfg.select_round == "best" and cfg.patience and best is not None and r - best[1] >= cfg.patience:
-                self.log.info("round %d: no better round for %d rounds; stopping", r, cfg.patience)
-                break
-            previous = labels
-        valid = [row["round"] + 1 for row in rows if not row.get("inverted")] or [rows[-1]["round"] + 1]
-        selected = best[1] if cfg.select_round == "best" and best is not None else valid[-1]
         self.log.info("selected round %d (select_round=%s, by %s)", selected, cfg.select_round, cfg.select_by)
-        final_dir = self.run.path / f"round_{selected}"
-        if selected != rows[-1]["round"] + 1:
-            models = {name: load_model(final_dir / f"model_{name}" / "model.pt")[0] for name, _ in self.models}
-        assign = read_clusters(final_dir / "clusters.json")
+        if selected != rows[-1]["round"]:
+            models = {name: load_model(self.layout.model_file(selected, name))[0] for name, _ in self.models}
+        assign = read_clusters(self.layout.round_clusters(selected))
         if self.run.is_main:
-            write_clusters(self.run.path / "clusters.json", assign)
-        return final_dir, models, [str(c) for c in range(self.num_clusters)], assign, rows, selected
+            write_clusters(self.layout.clusters, assign)
+        return RunResult(
+            final_round=selected,
+            models=models,
+            class_names=[str(c) for c in range(self.num_clusters)],
+            clusters=assign,
+            rounds=rows,
+            selected_round=selected,
+        )
+
+    def _write_final(self, result: RunResult) -> None:
+        """``RUN/final.json``: supervision, class names and the final model files (relative to the run)."""
+        if not self.run.is_main:
+            return
+        models = {
+            name: str(self.layout.model_file(result.final_round, name).relative_to(self.layout.root))
+            for name, _ in self.models
+        }
+        final = {"supervision": self.cfg.pipeline.supervision, "class_names": result.class_names, "models": models}
+        write_json(self.layout.final, final)
+
+    def _detect_test(self, result: RunResult) -> dict[str, list[dict]]:
+        """Detections of the final model(s) on the test videos, written as ``RUN/detections_test.json``."""
+        outputs = self.export(result.models, self.test_ids, result.final_round, "test")
+        with stage_timer(self.timings, "detection"):
+            detections = detect_outputs(outputs, self.ds, self.test_ids, result.class_names, self.cfg)
+        write_detections(self.layout.detections_test, detections)
+        return detections
 
     def _distinctiveness(self) -> dict[str, np.ndarray]:
         """(T,) distinctiveness of every training video's snippets, as the clustering sees them."""
@@ -420,7 +504,8 @@ class Pipeline:
         if labelled:
             timing = self.ds.timing
             ratios = [
-                signals.attention_ratio(s, timing.segment_mask(self.ds[v].segments, len(s))) for v, s in shared.items()
+                signals.attention_ratio(s, timing.segment_mask(self.ds.annotation(v).segments, len(s)))
+                for v, s in shared.items()
             ]
             ratios = [x for x in ratios if x is not None]
             if ratios:
@@ -430,7 +515,7 @@ class Pipeline:
     def evaluate(self, detections: dict[str, list[dict]], assign: dict[str, int] | None) -> dict[str, Any]:
         tious = list(self.cfg.pipeline.tiou_thresholds)
         kw = dict(tiou_thresholds=tious, video_ids=self.test_ids)
-        if assign is None:
+        if self.cfg.pipeline.supervision == "weak":
             return {"weak": run_evaluation(self.ds.annotations, detections, **kw).detection.to_json()}
         return {
             method: run_evaluation(
@@ -476,7 +561,7 @@ def detect_outputs(
     return detect(
         outputs,
         timing=dataset.timing,
-        durations={v: dataset[v].duration for v in video_ids},
+        durations={v: dataset.annotation(v).duration for v in video_ids},
         class_names=class_names,
         config=det_cfg,
     )
@@ -554,7 +639,7 @@ def fit(
     """
     run_dir = Path(run_dir)
     resolved = _as_run(config)
-    existing = run_dir / "config.yaml"
+    existing = RunLayout(run_dir).config
     dataset = FeatureDataset(data)  # bad data fails before the run folder is touched
     with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
         if existing.exists():
@@ -587,22 +672,23 @@ def detect_run(
     from cotal.config import load_config
 
     run_dir = Path(run_dir)
-    if not (run_dir / FINAL).exists():
-        raise DataError(f"{run_dir}: no {FINAL}; is this a finished `cotal fit` run directory?")
-    final = read_json(run_dir / FINAL)
+    layout = RunLayout(run_dir)
+    if not layout.final.exists():
+        raise DataError(f"{run_dir}: no {layout.final.name}; is this a finished `cotal fit` run directory?")
+    final = read_json(layout.final)
     if (
         not isinstance(final, dict)
         or not isinstance(final.get("models"), dict)
         or not isinstance(final.get("class_names"), list)
     ):
-        raise DataError(f"{run_dir / FINAL}: malformed; expected an object with 'models' and 'class_names'")
-    config = load_config(run_dir / "config.yaml")
+        raise DataError(f"{layout.final}: malformed; expected an object with 'models' and 'class_names'")
+    config = load_config(layout.config)
     dataset = FeatureDataset(data)
     ids = list(video_ids) if video_ids is not None else dataset.video_ids(subset)
     if not ids:
         raise DataError(f"{data}: no videos" + (f" in subset {subset!r}" if subset else ""))
     outputs = {}
     for name, streams in model_inputs(config, dataset):
-        model, _ = load_model(path_inside(run_dir, final["models"].get(name), run_dir / FINAL))
+        model, _ = load_model(path_inside(run_dir, final["models"].get(name), layout.final))
         outputs[name] = export_outputs(model, dataset, ids, _model_streams(name, streams))
     return detect_outputs(outputs, dataset, ids, final["class_names"], config)

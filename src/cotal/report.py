@@ -26,6 +26,7 @@ from cotal.data import FeatureDataset
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import atomic_open, read_json, read_yaml
 from cotal.utils.outdir import path_inside
+from cotal.utils.run import RunLayout
 
 CLUSTER_KEYS = ("purity", "ari", "nmi_geometric", "nmi_arithmetic")
 # Columns of train_log.csv that are bookkeeping, not losses.
@@ -54,13 +55,12 @@ def clustering_table(rounds: list[dict[str, Any]]) -> str:
     if not rounds:
         return ""
     keys = [k for k in CLUSTER_KEYS if k in rounds[0]]
-    head = "round  pooling      C  " + "".join(k.rjust(15) for k in keys)
+    head = f"{'round':>5}  {'pooling':<13}{'C':>3}  " + "".join(k.rjust(15) for k in keys)
     lines = [head]
     for row in rounds:
-        pooling = "round-0" if row["round"] == 0 else f"S of model {row['round']}"  # round 0: cluster.pooling
-        lines.append(
-            f"{row['round']:>5}  {pooling:<11}{row['num_clusters']:>3}  " + "".join(f"{row[k]:15.3f}" for k in keys)
-        )
+        r = row["round"]
+        pooling = "round-0" if r == 0 else f"S of round {r - 1}"  # round 0: cluster.pooling
+        lines.append(f"{r:>5}  {pooling:<13}{row['num_clusters']:>3}  " + "".join(f"{row[k]:15.3f}" for k in keys))
     return "\n".join(lines)
 
 
@@ -181,7 +181,7 @@ def read_train_log(path: Path) -> dict[str, np.ndarray]:
 
 
 def _curves_plot(logs: dict[str, dict[str, np.ndarray]]):
-    """One panel per model (``round_k/model_x``): every loss column against the update step."""
+    """One panel per model (of every round): every loss column against the update step."""
     import matplotlib.pyplot as plt
 
     n = len(logs)
@@ -224,7 +224,7 @@ def _timeline_plot(
     optionally a filmstrip of keyframes on the same time axis."""
     import matplotlib.pyplot as plt
 
-    ann = ds[vid]
+    ann = ds.annotation(vid)
     duration = ann.duration
     gt_classes = sorted(set(ann.labels))
     top = sorted(dets, key=lambda d: -d["score"])[:_MAX_LANES]
@@ -331,14 +331,13 @@ def keyframes(path: Path, times: Sequence[float], size: int = 72) -> list[tuple[
 # -- the page -----------------------------------------------------------------------------------------
 
 
-def _final_outputs(run_dir: Path, final: dict[str, Any]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+def _final_outputs(layout: RunLayout, final: dict[str, Any]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     from cotal.train import load_outputs
 
     out = {}
     for name, model_path in final["models"].items():
-        # round_<R>/model_<name>/model.pt -> round_<R>; a path from a run file must stay inside the run
-        round_dir = path_inside(run_dir, model_path, run_dir / "final.json").parent.parent
-        path = round_dir / f"outputs_test_{name}.npz"
+        # a path from a run file must stay inside the run
+        path = layout.outputs_beside(path_inside(layout.root, model_path, layout.final), "test", name)
         if path.exists():
             out[name] = load_outputs(path)
     return out
@@ -352,7 +351,7 @@ def per_video_map(
 
     out = {}
     for vid, dets in detections.items():
-        if vid not in ds.annotations or not len(ds[vid].labels):
+        if vid not in ds.annotations or not len(ds.annotation(vid).labels):
             continue
         res = evaluate_detections(ds.annotations, {vid: list(dets)}, list(tious), video_ids=[vid])
         present = res.num_gt > 0
@@ -436,10 +435,11 @@ def _rounds_section(rounds: list[dict[str, Any]]) -> list[str]:
     for r in rounds:
         keys += [k for k, v in r.items() if k not in keys and isinstance(v, (int, float, str))]
     parts = [
-        "<h2>Rounds</h2><p>One row per clustering of the training videos (round 0: the label-free round-0 pooling, "
-        "<code>cluster.pooling</code>; round k: pooled with model k's attention). The first columns are label-free "
-        "signals (docs/clustering.md); ground-truth columns (purity, ARI, NMI, accuracy, attention_ratio) are "
-        "reported only; they never reach training or round selection.</p>",
+        "<h2>Rounds</h2><p>One row per round: its clustering of the training videos (round 0: the label-free "
+        "round-0 pooling, <code>cluster.pooling</code>; round k: pooled with the attention of round k-1's model) and "
+        "the model trained on it. The first columns are label-free signals (docs/clustering.md); ground-truth "
+        "columns (purity, ARI, NMI, accuracy, attention_ratio) are reported only; they never reach training or "
+        "round selection.</p>",
         _table(keys, [[_cell(r.get(k, "")) for k in keys] for r in rounds]),
     ]
     if all(k in r for r in rounds for k in CLUSTER_KEYS[:3]):
@@ -469,11 +469,11 @@ def _cluster_section(
     clusters = sorted(set(assign.values()))
     parts = ["<h2>Clusters</h2>"]
     classes = ds.classes
-    if classes and any(len(ds[v].labels) for v in assign if v in ds.annotations):
+    if classes and any(len(ds.annotation(v).labels) for v in assign if v in ds.annotations):
         table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
         for v, k in assign.items():
             if v in ds.annotations:
-                for lab in ds[v].video_labels:
+                for lab in ds.annotation(v).video_labels:
                     table[clusters.index(k), classes.index(lab)] += 1
         shade = table / np.maximum(table.max(axis=1, keepdims=True), 1)
         parts.append(
@@ -555,12 +555,13 @@ def write_report_html(
     from cotal.evaluate.formats import read_clusters
 
     run_dir = Path(run_dir)
-    if not (run_dir / "final.json").is_file() or not (run_dir / "metrics.json").is_file():
+    layout = RunLayout.of(run_dir)
+    if not layout.final.is_file() or not layout.metrics.is_file():
         raise DataError(f"{run_dir}: no final.json/metrics.json; is this a finished `cotal fit` run directory?")
-    metrics = read_json(run_dir / "metrics.json")
-    final = read_json(run_dir / "final.json")
-    run_info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    config = read_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").exists() else {}
+    metrics = read_json(layout.metrics)
+    final = read_json(layout.final)
+    run_info = read_json(layout.run_info) if layout.run_info.exists() else {}
+    config = read_yaml(layout.config) if layout.config.exists() else {}
     data = data if data is not None else run_info.get("data")
     if data is None:
         raise DataError(f"{run_dir}: run.json does not say which dataset was used; pass --data")
@@ -580,10 +581,10 @@ def write_report_html(
         parts += _rounds_section(metrics["rounds"])
 
     logs = {}
-    for path in sorted(run_dir.glob("round_*/model_*/train_log.csv")):
+    for r, name, path in layout.train_logs():
         log = read_train_log(path)
         if "step" in log:
-            logs[f"{path.parent.parent.name}/{path.parent.name}"] = log
+            logs[f"round {r}, {name} model"] = log
     if logs:
         parts.append("<h2>Training curves</h2><p>Losses of every model, averaged over each logging interval.</p>")
         parts.append(_img(_png(_curves_plot(logs)), "training losses"))
@@ -591,13 +592,12 @@ def write_report_html(
     if metrics.get("detection"):
         parts += _detection_section(metrics["detection"])
 
-    det_path = run_dir / "detections_test.json"
-    dets = read_detections(det_path) if det_path.exists() else {}
-    assign = read_clusters(run_dir / "clusters.json") if (run_dir / "clusters.json").exists() else None
+    dets = read_detections(layout.detections_test) if layout.detections_test.exists() else {}
+    assign = read_clusters(layout.clusters) if layout.clusters.exists() else None
     if assign:
         parts += _cluster_section(ds, assign, dets, sources, colors)
 
-    outs = _final_outputs(run_dir, final)
+    outs = _final_outputs(layout, final)
     if dets and outs:
         class_dets = dets
         if assign and ds.classes:
@@ -619,18 +619,18 @@ def write_report_html(
         for vid, why in chosen:
             frames = None
             if vid in sources:
-                dur = ds[vid].duration
+                dur = ds.annotation(vid).duration
                 times = [(i + 0.5) * dur / _FILMSTRIP for i in range(_FILMSTRIP)]
                 try:
                     frames = keyframes(sources[vid], times)
                 except DataError:
                     frames = None  # an unreadable video loses its filmstrip, not the report
-            title = f"{vid} ({why}; {ds[vid].duration:.1f} s)"
+            title = f"{vid} ({why}; {ds.annotation(vid).duration:.1f} s)"
             fig = _timeline_plot(
                 ds, vid, {n: o[vid] for n, o in outs.items()}, dets.get(vid, []), class_names, colors, frames
             )
             parts.append(f"<h3>{_esc(title)}</h3>" + _img(_png(fig), f"timeline of {vid}"))
-    path = Path(out) if out is not None else run_dir / "report.html"
+    path = Path(out) if out is not None else layout.report
     with atomic_open(path, "w") as fh:
         fh.write(
             "<!doctype html><html><head><meta charset='utf-8'>"

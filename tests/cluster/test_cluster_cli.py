@@ -23,7 +23,7 @@ def test_cluster_cli_round_trip(tmp_path, capsys) -> None:
     # The toy classes are easy: each cluster holds exactly one class.
     by_cluster: dict[int, set[str]] = {}
     for vid, c in assignments.items():
-        by_cluster.setdefault(c, set()).add(ds[vid].labels[0])
+        by_cluster.setdefault(c, set()).add(ds.annotation(vid).labels[0])
     assert all(len(classes) == 1 for classes in by_cluster.values())
     printed = capsys.readouterr().out
     assert "C=3" in printed and "purity 1.000" in printed and "ARI 1.000" in printed

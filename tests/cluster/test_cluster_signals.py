@@ -21,7 +21,7 @@ def test_distinctive_weights_pick_the_action_snippets(ds):
     w = round0_weights(ds, ds.train_ids, "distinctive", fraction=0.3)
     hits = []
     for v in ds.train_ids:
-        mask = ds.timing.segment_mask(ds[v].segments, ds.num_snippets(v)) > 0.5
+        mask = ds.timing.segment_mask(ds.annotation(v).segments, ds.num_snippets(v)) > 0.5
         assert w[v].shape == (ds.num_snippets(v),) and w[v].sum() == np.ceil(0.3 * len(w[v]))
         hits.append(mask[w[v] > 0].mean())
     assert np.mean(hits) > 0.8  # the toy actions sit far from each video's median snippet
@@ -31,7 +31,7 @@ def test_idf_weights_favour_rare_codewords(ds):
     w = round0_weights(ds, ds.train_ids, "idf", codebook_size=8, seed=0)
     ratios = []
     for v in ds.train_ids:
-        mask = ds.timing.segment_mask(ds[v].segments, ds.num_snippets(v)) > 0.5
+        mask = ds.timing.segment_mask(ds.annotation(v).segments, ds.num_snippets(v)) > 0.5
         assert (w[v] >= 0).all()
         ratios.append(w[v][mask].mean() / max(w[v][~mask].mean(), 1e-9))
     assert np.median(ratios) > 1.0

@@ -45,7 +45,7 @@ def test_thumos_style_features_are_split_and_timed(tmp_path):
     assert rgb.shape == flow.shape == (22, 6) and rgb.mean() > 1.9 and flow.mean() < -1.9
     # Feature i is centred on frame 4i + 8: snippet 0 spans [6, 10) frames, i.e. starts 0.2 s in.
     assert ds.timing.to_seconds(0) == pytest.approx(0.2) and ds.timing.to_seconds(10) == pytest.approx(46 / 30)
-    assert ds.timing.expected_snippets(ds["video_2"].duration) == 22
+    assert ds.timing.expected_snippets(ds.annotation("video_2").duration) == 22
 
 
 def test_activitynet_ids_match_with_and_without_the_v_prefix(tmp_path):
@@ -90,8 +90,8 @@ def test_a_folder_of_features_needs_no_annotations(tmp_path, toy_dataset):
     ds = FeatureDataset(toy_dataset)
     assert len(ds.video_ids()) == 12 and set(ds.annotations.subsets) == {ds.meta.test_subset}
     vid = ds.video_ids()[0]
-    assert ds[vid].duration == pytest.approx(ds.num_snippets(vid) * ds.timing.seconds_per_snippet)
-    assert ds[vid].labels == ()
+    assert ds.annotation(vid).duration == pytest.approx(ds.num_snippets(vid) * ds.timing.seconds_per_snippet)
+    assert ds.annotation(vid).labels == ()
 
 
 def test_eval_matches_detection_ids_with_or_without_v_prefix(toy_dataset, tmp_path, capsys):

@@ -163,7 +163,7 @@ def test_convert_um_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     for vid, streams in gt["features"].items():
         for stream, x in streams.items():
             np.testing.assert_array_equal(ds.features(vid, stream), x)
-        assert ds[vid].duration == gt["database"][vid]["duration"]
+        assert ds.annotation(vid).duration == gt["database"][vid]["duration"]
 
 
 def test_convert_notes_problems_of_the_source(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -173,7 +173,7 @@ def test_convert_notes_problems_of_the_source(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "src/gt.json").write_text(json.dumps(gt))
     assert main(["data", "convert", str(tmp_path / "src"), "--layout", "um", "--out", str(tmp_path / "out")]) == 0
     assert "reports 1 problem(s) in the source data" in capsys.readouterr().out
-    assert len(FeatureDataset(tmp_path / "out")["video_test_1"].segments) == 1
+    assert len(FeatureDataset(tmp_path / "out").annotation("video_test_1").segments) == 1
 
 
 def test_um_problems(tmp_path: Path) -> None:

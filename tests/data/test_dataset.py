@@ -68,7 +68,7 @@ def test_segments_past_the_end_load_but_strict_raises_the_check_message(toy_data
     _thumos_like(toy_dataset)
     [problem] = check_dataset(toy_dataset)
     ds = FeatureDataset(toy_dataset)
-    assert len(ds["video_0000"].segments) == 2
+    assert len(ds.annotation("video_0000").segments) == 2
     with pytest.raises(DataError) as err:
         FeatureDataset(toy_dataset, strict=True)
     assert str(err.value) == str(problem)

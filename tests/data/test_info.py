@@ -22,10 +22,11 @@ def test_info_statistics_match_the_files(toy_dataset: Path) -> None:
     assert info["snippets"]["median"] == float(np.median(lengths))
     assert info["feature_dims"] == {"rgb": [8], "flow": [8]}
     assert info["classes"] == {"count": 3, "instances": {"class_0": 4, "class_1": 4, "class_2": 4}}
-    seg = np.array([ds[v].segments[0] for v in ds.video_ids()])
+    seg = np.array([ds.annotation(v).segments[0] for v in ds.video_ids()])
     assert info["segments"]["count"] == 12
     assert info["segments"]["length"]["mean"] == pytest.approx(float(np.mean(seg[:, 1] - seg[:, 0])))
-    cov = [(ds[v].segments[0, 1] - ds[v].segments[0, 0]) / ds[v].duration for v in ds.video_ids()]
+    ann = [ds.annotation(v) for v in ds.video_ids()]
+    cov = [(a.segments[0, 1] - a.segments[0, 0]) / a.duration for a in ann]
     assert info["segments"]["coverage"]["median"] == pytest.approx(float(np.median(cov)))
     assert info["multi_label_videos"] == 0
 

@@ -38,9 +38,9 @@ def test_extract_writes_a_loadable_dataset(tiny_videos: Path, i3d_weights: Path,
     for vid, gt in truth.items():
         x = ds.joint_features(vid)
         assert x.shape == (timing.expected_snippets(gt.duration), 1024 + FlowDescriptor().dim)
-        assert ds[vid].duration == pytest.approx(gt.duration)
-        np.testing.assert_allclose(ds[vid].segments, gt.segments)  # ground truth copied from --annotations
-        assert ds[vid].subset == gt.subset
+        assert ds.annotation(vid).duration == pytest.approx(gt.duration)
+        np.testing.assert_allclose(ds.annotation(vid).segments, gt.segments)  # ground truth copied from --annotations
+        assert ds.annotation(vid).subset == gt.subset
         assert np.linalg.norm(ds.features(vid, "flow"), axis=1) == pytest.approx(1.0, abs=1e-5)
         assert ds.features(vid, "rgb").std() > 0
 

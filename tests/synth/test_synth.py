@@ -64,7 +64,7 @@ def test_layout_shapes_and_checks(small_dataset: Path) -> None:
     assert ds.train_ids and ds.test_ids
     assert ds.classes == ["class_00", "class_01", "class_02"]
     for vid in ds.video_ids():
-        v = ds[vid]
+        v = ds.annotation(vid)
         for stream in ds.streams:
             x = np.load(ds.feature_path(vid, stream))
             assert x.dtype == np.float32
@@ -133,8 +133,8 @@ def test_custom_skeleton_clips_and_drops(tmp_path: Path) -> None:
     assert (info["clipped_segments"], info["dropped_segments"]) == (1, 1)
     ds = FeatureDataset(out)
     assert ds.meta.train_subset == "train" and ds.meta.test_subset == "test"
-    np.testing.assert_allclose(ds["a"].segments, [[8.0, 10.0]])
-    assert len(ds["b"].segments) == 0
+    np.testing.assert_allclose(ds.annotation("a").segments, [[8.0, 10.0]])
+    assert len(ds.annotation("b").segments) == 0
     assert ds.num_snippets("c") == 1  # shorter than one snippet: still T = 1
 
 

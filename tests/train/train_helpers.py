@@ -45,7 +45,7 @@ def tiny_train_config(**overrides: object) -> TrainConfig:
 def gt_labels(dataset: FeatureDataset) -> tuple[list[str], np.ndarray, np.ndarray, list[list[int]]]:
     """Training ids, their class index (N,), target distributions (N,C) and per-video groups (weak supervision)."""
     ids = dataset.train_ids
-    labels = np.array([dataset.classes.index(dataset[v].labels[0]) for v in ids])
+    labels = np.array([dataset.classes.index(dataset.annotation(v).labels[0]) for v in ids])
     return ids, labels, label_targets(labels, len(dataset.classes)), [[int(c)] for c in labels]
 
 

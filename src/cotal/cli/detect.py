@@ -12,11 +12,13 @@ def run(args: argparse.Namespace) -> int:
     from cotal.pipeline import detect_run
     from cotal.utils.io import read_json
     from cotal.utils.outdir import check_output_file
+    from cotal.utils.run import RunLayout
 
     check_output_file(args.out, [args.run, args.data])
-    final = read_json(args.run / "final.json") if (args.run / "final.json").exists() else {}
+    path = RunLayout(args.run).final
+    final = read_json(path) if path.exists() else {}
     if not isinstance(final, dict):
-        raise DataError(f"{args.run / 'final.json'}: malformed; expected an object with 'models' and 'class_names'")
+        raise DataError(f"{path}: malformed; expected an object with 'models' and 'class_names'")
     unsupervised = final.get("supervision") == "none"
     if args.labels is not None and final and not unsupervised:
         raise ConfigError(f"{args.run}: a weakly supervised run already labels detections with classes; drop --labels")

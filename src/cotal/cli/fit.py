@@ -12,7 +12,7 @@ from typing import Any
 from cotal.cli.options import add_quiet, add_streams, progress_enabled, streams_value
 from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
-from cotal.utils.run import console_log
+from cotal.utils.run import RunLayout, console_log
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,7 +88,7 @@ def clear_run_dir(out: Path) -> None:
     """``--overwrite``: delete an earlier run in ``out``; refuse a folder that is not a cotal run directory."""
     if not out.exists():
         return
-    if not out.is_dir() or (any(out.iterdir()) and not (out / "config.yaml").is_file()):
+    if not out.is_dir() or (any(out.iterdir()) and not RunLayout(out).config.is_file()):
         raise ConfigError(f"{out}: not a cotal run directory (no config.yaml); refusing to delete it for --overwrite")
     shutil.rmtree(out)
 

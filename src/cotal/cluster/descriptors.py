@@ -1,7 +1,7 @@
 """Video descriptors for clustering: attention-weighted temporal pooling, L2-normalised per stream.
 
 SPEC section 3: ``f^s = L2Norm(X_s^T w_s)`` for each stream ``s`` with (T,) weights ``w_s`` summing to 1
-(round 1: uniform ``1/T``, i.e. mean pooling; later rounds: the class-agnostic attention S of the previous
+(round 0: uniform ``1/T``, i.e. mean pooling; later rounds: the class-agnostic attention S of the previous
 model), and ``f = [f^rgb, f^flow]``.
 """
 

@@ -165,7 +165,8 @@ class FeatureDataset:
     def __len__(self) -> int:
         return len(self.annotations)
 
-    def __getitem__(self, video_id: str) -> VideoAnnotation:
+    def annotation(self, video_id: str) -> VideoAnnotation:
+        """Ground truth of one video: subset, duration, segments and labels (empty for unlabelled videos)."""
         try:
             return self.annotations[video_id]
         except KeyError:

@@ -17,7 +17,6 @@ with a :class:`DataError` instead of running code.
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +29,7 @@ from cotal.data.dataset import STREAMS, DatasetMeta, load_feature_file
 from cotal.data.ids import check_video_id, video_file
 from cotal.data.problems import read_npy_header, value_problem
 from cotal.errors import ConfigError, DataError
-from cotal.utils.io import read_json
-
-try:  # numpy >= 2
-    from numpy._core import multiarray as _multiarray
-except ImportError:  # numpy 1.x
-    from numpy.core import multiarray as _multiarray
+from cotal.utils.io import NumpyOnlyUnpickler, read_json
 
 LAYOUTS = ("wtalc", "um", "actionformer")
 JOINT_SUFFIX = "-JOINTFeatures.npy"
@@ -74,33 +68,6 @@ class PublishedDataset:
         return self.load(video_id)
 
 
-# -- pickles ------------------------------------------------------------------------------------------------------
-_NUMPY_GLOBALS = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    # Pickles name the module numpy had when they were written: numpy.core (1.x) or numpy._core (2.x).
-    **{(mod, "_reconstruct"): _multiarray._reconstruct for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(mod, "scalar"): _multiarray.scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
-}
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Resolves numpy's array/scalar constructors only; any other global (os.system, ...) is refused."""
-
-    def __init__(self, fh: Any, path: Path) -> None:
-        super().__init__(fh, encoding="bytes")
-        self.path = path
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _NUMPY_GLOBALS[(module, name)]
-        except KeyError:
-            raise DataError(
-                f"{self.path}: the pickle references {module}.{name}, which is not a numpy array constructor; "
-                "refusing to load it"
-            ) from None
-
-
 def load_pickled_npy(path: str | os.PathLike, allow_pickle: bool = False) -> np.ndarray:
     """Load a ``.npy`` file that may hold a pickled object array (W-TALC files).
 
@@ -124,7 +91,7 @@ def load_pickled_npy(path: str | os.PathLike, allow_pickle: bool = False) -> np.
     with open(path, "rb") as fh:
         fh.seek(header.data_offset)
         try:
-            arr = _NumpyOnlyUnpickler(fh, path).load()
+            arr = NumpyOnlyUnpickler(fh, path, encoding="bytes").load()
         except DataError:
             raise
         except Exception as e:  # pickle raises many types on corrupt input

