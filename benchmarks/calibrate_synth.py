@@ -3,7 +3,7 @@
 For each seed, draws features for the training videos of a skeleton (in memory, with the same code that
 ``cotal synth`` writes to disk) and prints:
 
-* clustering of the training videos into C clusters (SPEC section 3: per-stream pooled, L2-normalised,
+* clustering of the training videos into C clusters (docs/method.md §3-4: per-stream pooled, L2-normalised,
   concatenated descriptors; Gaussian affinity with sigma = mean pairwise distance incl. the zero diagonal;
   sklearn SpectralClustering(C, affinity="precomputed", random_state=0)) with
   - mean pooling (round 0; the paper reports purity 0.645 / ARI 0.445 / NMI 0.726 on real THUMOS14),
@@ -43,7 +43,7 @@ def l2n(x: np.ndarray) -> np.ndarray:
 
 
 def sklearn_spectral(desc: np.ndarray, n_clusters: int) -> np.ndarray:
-    """SPEC section 3 reference, exactly as the authors' code: (N, D) descriptors -> (N,) cluster ids."""
+    """docs/method.md §3-4 reference, exactly as the authors' code: (N, D) descriptors -> (N,) cluster ids."""
     norms = (desc**2).sum(1)
     sq = np.maximum(norms[:, None] + norms[None, :] - 2 * desc @ desc.T, 0.0)
     np.fill_diagonal(sq, 0.0)

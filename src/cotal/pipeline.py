@@ -1,4 +1,4 @@
-"""The whole method end to end: cluster -> train co-attention models -> re-pool and re-cluster -> detect -> evaluate.
+"""The whole method end to end (docs/method.md §7): cluster -> train -> re-pool and re-cluster -> detect -> evaluate.
 
 Rounds (unsupervised mode, ``pipeline.rounds = R``), numbered from 0 in the log, ``metrics.json`` and the run
 folder (``RUN/round_<r>/``, see :class:`cotal.utils.run.RunLayout`)::

@@ -1,4 +1,5 @@
-"""Spectral clustering: SPEC affinity, agreement with scikit-learn, determinism, sparse path, auto C, bad input."""
+"""Spectral clustering: the affinity of docs/method.md eq. (5), agreement with scikit-learn, determinism, sparse
+path, auto C, bad input."""
 
 from __future__ import annotations
 
@@ -113,8 +114,9 @@ def test_auto_recovers_c_on_an_easy_mixture() -> None:
 
 
 def test_auto_dense_recovers_c_with_equidistant_centres() -> None:
-    # The SPEC kernel is wide (sigma = mean distance), so the dense eigengap favours the coarsest split of
-    # unevenly spaced centres (docs/clustering.md); with equidistant centres there is one scale, and C is found.
+    # The kernel of method.md eq. (5) is wide (sigma = mean distance), so the dense eigengap favours the coarsest
+    # split of unevenly spaced centres (docs/clustering.md); with equidistant centres there is one scale, and C is
+    # found.
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(5), 80)
     x = np.eye(5, 12)[y] * 2 + rng.normal(size=(400, 12)) * 0.15

@@ -1,7 +1,8 @@
 """The batched, padded, masked model + losses + gradients equal a one-video-at-a-time computation.
 
 The reference below is written independently of the masking code: plain conv1d / matmul on one unpadded (T, D)
-video at a time (like the authors' training loop) and the deck's loss formulas as explicit Python loops."""
+video at a time (like the authors' training loop) and the paper's loss formulas (docs/method.md eqs. 13-18) as
+explicit Python loops."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def reference_losses(
     margin: float,
     reduction: str,
 ) -> dict[str, Tensor]:
-    """The deck's formulas with explicit loops over videos, clusters, pairs and anchors."""
+    """The paper's formulas with explicit loops over videos, clusters, pairs and anchors."""
     cls_terms = [-(targets[n] * torch.log_softmax(o["logits"], dim=0)).sum() for n, o in enumerate(outs)]
     l_cls = torch.stack(cls_terms).sum() if reduction == "sum" else torch.stack(cls_terms).mean()
 
@@ -111,7 +112,7 @@ def reference_losses(
 
 
 TINY = dict(in_dim=12, num_classes=5, base_dim=16, branch_dim=4, global_dim=8, nonlocal_inner=4, attention_dim=8)
-CONFIGS = {"code": ModelConfig(**TINY), "deck": ModelConfig.deck(**TINY, temporal_dim=6, fuse_dim=12)}
+CONFIGS = {"code": ModelConfig(**TINY), "paper": ModelConfig.paper(**TINY, temporal_dim=6, fuse_dim=12)}
 
 
 def _model(config: ModelConfig, seed: int = 0) -> CoAttentionModel:

@@ -18,7 +18,7 @@ def _videos(lengths: list[int], dim: int, seed: int = 0) -> list[torch.Tensor]:
     return [torch.randn(t, dim, generator=gen) for t in lengths]
 
 
-@pytest.mark.parametrize("config", [ModelConfig(**SMALL), ModelConfig.deck(**SMALL, fuse_dim=12)])
+@pytest.mark.parametrize("config", [ModelConfig(**SMALL), ModelConfig.paper(**SMALL, fuse_dim=12)])
 def test_outputs_do_not_change_when_padded_with_longer_videos(config: ModelConfig) -> None:
     torch.manual_seed(0)
     model = CoAttentionModel(config).eval()
@@ -86,8 +86,8 @@ def test_sizes_follow_the_config() -> None:
     out = model(torch.randn(2, 11, 6))
     assert model.cs_dim == 5 + 2 * 3 and out.x_cs.shape == (2, 11, 11)
     assert out.cas.shape == (2, 11, 3) and out.x_ca.shape == (2, 11, 128) and out.logits.shape == (2, 3)
-    deck = CoAttentionModel(ModelConfig.deck(in_dim=6, num_classes=3, fuse_dim=7))
-    assert deck(torch.randn(1, 4, 6)).x_cs.shape == (1, 4, 7)
+    paper = CoAttentionModel(ModelConfig.paper(in_dim=6, num_classes=3, fuse_dim=7))
+    assert paper(torch.randn(1, 4, 6)).x_cs.shape == (1, 4, 7)
 
 
 def test_invalid_configuration_and_inputs_raise_one_line_errors() -> None:

@@ -1,4 +1,4 @@
-"""Clustering step: video descriptors and spectral clustering into pseudo action classes (SPEC section 3).
+"""Clustering step: video descriptors and spectral clustering into pseudo action classes (docs/method.md §4, eqs. 5-6).
 
 Names load on first use (PEP 562), so that importing ``cotal.cluster.config`` does not pull in SciPy or
 scikit-learn.

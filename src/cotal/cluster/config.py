@@ -12,7 +12,7 @@ Pooling = Literal["mean", "distinctive", "idf"]
 
 @dataclass
 class ClusterConfig:
-    """Spectral clustering of video descriptors (SPEC section 3) and the label-free round-0 descriptor.
+    """Spectral clustering of video descriptors (docs/method.md §3-4) and the label-free round-0 descriptor.
 
     ``cotal cluster`` reads its defaults from here; :class:`cotal.cluster.SpectralVideoClustering`'s keyword
     defaults equal them (tests/test_config.py).

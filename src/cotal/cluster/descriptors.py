@@ -1,6 +1,6 @@
 """Video descriptors for clustering: attention-weighted temporal pooling, L2-normalised per stream.
 
-SPEC section 3: ``f^s = L2Norm(X_s^T w_s)`` for each stream ``s`` with (T,) weights ``w_s`` summing to 1
+docs/method.md eq. (3): ``f^s = L2Norm(X_s^T w_s)`` for each stream ``s`` with (T,) weights ``w_s`` summing to 1
 (round 0: uniform ``1/T``, i.e. mean pooling; later rounds: the class-agnostic attention S of the previous
 model), and ``f = [f^rgb, f^flow]``.
 """
@@ -162,7 +162,7 @@ def joint_snippets(
 
 
 def distinctiveness(x: np.ndarray) -> np.ndarray:
-    """(T, D) -> (T,) distance of each snippet from the video's median snippet (what sets it apart in its video)."""
+    """(T, D) -> (T,) distance of each snippet from the video's median snippet (docs/method.md eq. 4)."""
     return np.linalg.norm(x - np.median(x, axis=0, keepdims=True), axis=1)
 
 

@@ -1,7 +1,7 @@
 """Gaussian affinity graphs over video descriptors: dense (all pairs) and sparse (k nearest neighbours).
 
-Both use ``w_ij = exp(-||f_i - f_j||^2 / (2 sigma^2))`` with sigma the mean pairwise distance (SPEC 3). The
-diagonal (self-affinity, always 1) is stored as 0: the normalised Laplacian ignores self-loops, as does
+Both use ``w_ij = exp(-||f_i - f_j||^2 / (2 sigma^2))`` with sigma the mean pairwise distance (docs/method.md eq. 5).
+The diagonal (self-affinity, always 1) is stored as 0: the normalised Laplacian ignores self-loops, as does
 scikit-learn's ``SpectralClustering(affinity='precomputed')`` the authors used.
 """
 

@@ -1,4 +1,4 @@
-"""Label-free signals of a co-attention round (docs/clustering.md, "Round signals").
+"""Label-free signals of a co-attention round (docs/clustering.md, "Round signals"; the guard: docs/method.md D4).
 
 A user without labels still needs to know whether a round helped. Each function here reads only features,
 cluster assignments and model outputs: never ground truth. (The one exception, :func:`attention_ratio`, takes

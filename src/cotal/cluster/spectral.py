@@ -1,4 +1,4 @@
-"""Spectral clustering of video descriptors into C pseudo action classes (SPEC section 3).
+"""Spectral clustering of video descriptors into C pseudo action classes (docs/method.md §4, eqs. 5-6).
 
 Embedding as scikit-learn's ``SpectralClustering(affinity='precomputed')`` (which the authors used): with the
 affinity W (zero diagonal) and degrees d, the C eigenvectors of the normalised Laplacian
@@ -40,7 +40,8 @@ def _is_int(v: object) -> bool:
 
 
 class SpectralVideoClustering(ClusterMixin, BaseEstimator):
-    """Spectral clustering with the SPEC Gaussian affinity; dense for small N, k-NN graph for large N.
+    """Spectral clustering with the Gaussian affinity of docs/method.md eq. (5); dense for small N, k-NN graph for
+    large N.
 
     A scikit-learn estimator: ``__init__`` stores the parameters as given and ``fit`` validates them (so
     ``get_params``/``set_params``/``clone`` work); ``fit_predict`` comes from ``ClusterMixin``.
@@ -48,7 +49,7 @@ class SpectralVideoClustering(ClusterMixin, BaseEstimator):
     Args:
         n_clusters: C, or ``"auto"`` to pick C in ``auto_range`` by the largest eigengap of the normalised
             Laplacian (``mu_{C+1} - mu_C``, eigenvalues ascending).
-        solver: ``"dense"`` (all N^2 pairs, SPEC-exact), ``"sparse"`` (k-NN graph, sampled sigma) or
+        solver: ``"dense"`` (all N^2 pairs, exactly eq. (5)), ``"sparse"`` (k-NN graph, sampled sigma) or
             ``"auto"``: dense while the N x N float64 affinity fits ``dense_max_bytes``.
         n_neighbors: k of the k-NN graph (sparse solver); clipped to N - 1.
         n_init: k-means restarts (the best inertia wins).

@@ -1,4 +1,4 @@
-"""Input standardisation: per-stream, per-dimension statistics of the training videos (docs/clustering.md).
+"""Input standardisation: per-stream, per-dimension statistics of the training videos (docs/method.md eq. 2, D1).
 
 Features that are not I3D-scaled (sensor statistics, other backbones) can have dimensions whose means and
 spreads differ by orders of magnitude; the model's first convolution and the cosine geometry of the clustering

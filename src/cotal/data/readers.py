@@ -1,4 +1,4 @@
-"""Readers for the feature layouts the field publishes (SPEC section 2); ``cotal data convert`` uses them.
+"""Readers for the feature layouts the field publishes (docs/method.md §2); ``cotal data convert`` uses them.
 
 - W-TALC "joint": ``<Name>-<Type>-JOINTFeatures.npy``, a pickled object array of (T, D_rgb + D_flow) arrays
   (RGB first), aligned with ``<Name>-Annotations/``: ``videoname.npy``, ``subset.npy``, ``classlist.npy`` (byte

@@ -20,7 +20,7 @@ def _default_thresholds() -> tuple[float, ...]:
 
 @dataclass
 class DetectConfig:
-    """How activations become detections. The defaults follow the authors' released procedure (SPEC section 7).
+    """How activations become detections. The defaults follow the authors' released procedure (docs/method.md §8).
 
     See ``docs/detection.md`` for the step-by-step procedure and where we depart from the authors' code.
 

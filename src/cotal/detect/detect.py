@@ -1,4 +1,4 @@
-"""Late fusion of stream outputs and detection of temporal segments (SPEC section 7; docs/detection.md)."""
+"""Late fusion of stream outputs and detection of temporal segments (docs/method.md §8; docs/detection.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Activation sequences -> scored temporal proposals (multi-threshold grouping with outer-inner contrast).
+"""Activation sequences -> scored temporal proposals (multi-threshold grouping with outer-inner contrast,
+docs/method.md §8, eq. 19).
 
 Everything here works on "samples": snippets at snippet resolution, or ``u`` samples per snippet (frames) after
 upsampling. Conversion to seconds happens in :mod:`cotal.detect.detect` through ``SnippetTiming``.

@@ -1,4 +1,5 @@
-"""Clustering quality against video-level ground truth: purity, ARI, NMI (two normalisers), Hungarian accuracy.
+"""Clustering quality against video-level ground truth (docs/method.md §9): purity (eq. 22), ARI, NMI (two
+normalisers), Hungarian accuracy.
 
 Each video needs one class for the single-label metrics. Multi-label rule: the class with the most segments in
 the video; ties go to the larger total duration, then to the alphabetically first name (:func:`primary_label`).

@@ -1,4 +1,5 @@
-"""Temporal action detection mAP: the ActivityNet protocol, vectorised over thresholds, videos and classes.
+"""Temporal action detection mAP (docs/method.md §9, eq. 21): the ActivityNet protocol, vectorised over thresholds,
+videos and classes.
 
 Protocol (as ActivityNet's ``Evaluation/eval_detection.py``), per class and per tIoU threshold:
 
@@ -44,7 +45,7 @@ from cotal.evaluate.tiou import temporal_iou
 THUMOS14_TIOU: tuple[float, ...] = tuple(round(0.1 * i, 2) for i in range(1, 8))
 ACTIVITYNET_TIOU: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 TIOU_PRESETS: dict[str, tuple[float, ...]] = {"thumos14": THUMOS14_TIOU, "activitynet": ACTIVITYNET_TIOU}
-# THUMOS14 test videos with broken annotations, commonly excluded (SPEC section 8).
+# THUMOS14 test videos with broken annotations, commonly excluded (docs/method.md §9).
 THUMOS14_BROKEN_TEST_VIDEOS: tuple[str, ...] = ("video_test_0000270", "video_test_0001292", "video_test_0001496")
 
 AmbiguousMode = Literal["ignore_fp", "drop"]

@@ -1,4 +1,4 @@
-"""Cluster-to-class mapping for unsupervised detections.
+"""Cluster-to-class mapping for unsupervised detections (docs/method.md §9).
 
 The mapping is computed from TRAINING-set cluster assignments and training ground truth only, then applied to
 test detections, whose labels are cluster ids written as strings of ints ("3").

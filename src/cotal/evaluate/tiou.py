@@ -1,4 +1,5 @@
-"""Temporal IoU of 1-D segments, the one implementation shared by detection (NMS) and evaluation (matching).
+"""Temporal IoU of 1-D segments (docs/method.md eq. 20), the one implementation shared by detection (NMS) and
+evaluation (matching).
 
 Numpy only, so that ``cotal eval`` and the NMS import neither torch nor SciPy through it.
 """

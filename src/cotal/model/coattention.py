@@ -1,15 +1,15 @@
-"""The temporal co-attention localization model (Gong et al., CVPR 2020, SPEC section 4), batched and masked.
+"""The temporal co-attention localization model (Gong et al., CVPR 2020, docs/method.md §5), batched and masked.
 
 Shapes: B videos, T snippets (padded to the longest), D input dim, C classes.
 
-    x (B,T,D) -> (x - shift) * scale                                         input standardisation
-      -> channel dropout -> base Conv1d(D->256,k=3)+ReLU                      (B,256,T)
+    x (B,T,D) -> (x - shift) * scale                                         input standardisation, eq. (2)
+      -> channel dropout -> base Conv1d(D->256,k=3)+ReLU                      (B,256,T), eq. (7)
       -> FAB: [global: Conv1d k=1 ->128 + ReLU, non-local | pyramid 4x32 | temporal conv (optional)]
-         concatenated (code) or fused by a Conv1d (deck)                   X_cs (B,T,E), E = 256 by default
-      -> A = Linear(X_cs)                                                  cas  (B,T,C)
+         concatenated (code) or fused by a Conv1d (paper)                   X_cs (B,T,E), E = 256, eq. (8)
+      -> A = Linear(X_cs)                                                  cas  (B,T,C), eq. (9)
     base -> Conv1d(256->128, k=1)+ReLU                                     X_ca (B,T,E'), E' = 128
-      -> S = masked softmax over time of Linear(X_ca)                      attention (B,T)
-    p = sum_t A[:,t,:] * S[:,t]                                            logits (B,C)
+      -> S = masked softmax over time of Linear(X_ca)                      attention (B,T), eq. (10)
+    p = sum_t A[:,t,:] * S[:,t]                                            logits (B,C), eq. (11)
 """
 
 from __future__ import annotations

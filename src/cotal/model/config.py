@@ -12,7 +12,7 @@ from cotal.utils.configs import build_config, check_choices, check_range
 
 @dataclass
 class ModelConfig:
-    """Sizes of :class:`CoAttentionModel`; defaults follow the authors' code (SPEC section 4).
+    """Sizes of :class:`CoAttentionModel`; defaults follow the authors' code (docs/method.md §5).
 
     Attributes:
         in_dim: input feature dim D (1024 per I3D stream; 2048 for a joint RGB|flow input).
@@ -21,7 +21,7 @@ class ModelConfig:
         base_kernel: kernel size of the base Conv1d.
         dropout: probability of dropping a whole input channel of a video (Dropout2d in the authors' code).
         temporal_dim: channels of the FAB's separate temporal-conv branch; 0 = no such branch (authors' code,
-            where the base Conv1d k=3 is the only plain temporal conv). The deck draws one (e.g. 128).
+            where the base Conv1d k=3 is the only plain temporal conv). The paper draws one (e.g. 128).
         temporal_kernel: kernel size of that branch.
         pyramid_dilations: dilations of the k=``pyramid_kernel`` convs of the pyramid branch.
         pyramid_kernel: kernel size of the dilated convs.
@@ -29,7 +29,7 @@ class ModelConfig:
         branch_dim: channels of each pyramid conv (pyramid output = branch_dim * number of convs).
         global_dim: channels of the global branch (Conv1d k=1 then the non-local block).
         nonlocal_inner: inner channels of the embedded-Gaussian non-local block.
-        fuse: "concat" (authors' code: branch outputs concatenated) or "conv" (deck: Conv1d + ReLU).
+        fuse: "concat" (authors' code: branch outputs concatenated) or "conv" (paper: Conv1d + ReLU).
         fuse_dim: output channels of the fusing conv (fuse="conv" only).
         fuse_kernel: kernel size of the fusing conv.
         attention_dim: channels E' of the class-agnostic branch producing X_ca.
@@ -77,24 +77,26 @@ class ModelConfig:
         return build_config(cls, dict(values), "model")
 
     @classmethod
-    def deck(cls, **overrides: object) -> ModelConfig:
-        """The deck's variant: a separate 128-channel temporal-conv branch and a 1D-conv fusion of the branches."""
+    def paper(cls, **overrides: object) -> ModelConfig:
+        """The paper's variant (docs/method.md §5, departure D6): a separate 128-channel temporal-conv branch and a
+        1D-conv fusion of the branches."""
         return cls(**{"temporal_dim": 128, "fuse": "conv", **overrides})  # type: ignore[arg-type]
 
 
 @dataclass
 class LossConfig:
-    """Weights and constants of the losses (authors' code values, SPEC section 5).
+    """Weights and constants of the losses (authors' code values, docs/method.md §6, eqs. 12-18).
 
     Attributes:
-        alpha: weight of L_trip. Default 0.0 as in the authors' released code, the only public setting; the deck
+        alpha: weight of L_trip. Default 0.0 as in the authors' released code, the only public setting; the paper
             includes the term but its weight is unknown -- choose it on a validation split, never on test.
         beta: weight of L_abs (authors: 1).
         theta: weight of L_intra inside L_abs (authors: 1).
         tau1: margin of L_inter (authors: 0.001).
         tau2: margin of L_intra (authors: 0.5).
         margin: margin m of L_trip (authors: 0.5).
-        reduction: "mean" (batch-size independent, default) or "sum" (deck formulas); see the module docstring.
+        reduction: "mean" (batch-size independent, default) or "sum" (the paper's sums, docs/method.md D5); see
+            the module docstring of :mod:`cotal.model.losses`.
     """
 
     alpha: float = 0.0

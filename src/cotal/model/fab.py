@@ -50,7 +50,7 @@ class FeatureAggregationBlock(nn.Module):
 
     The pyramid is parallel k=3 convs with the given dilations plus an optional 1x1 conv, ReLU, concatenated
     (authors: 4 x 32 = 128 channels). Branch outputs are concatenated [global, pyramid, temporal] (authors'
-    code) or fused by a Conv1d + ReLU (deck). The class-agnostic branch ``extra`` (Conv1d from the same base
+    code) or fused by a Conv1d + ReLU (paper). The class-agnostic branch ``extra`` (Conv1d from the same base
     features, e.g. the model's X_ca branch) is computed in the same matrix product and returned separately.
     """
 

@@ -1,4 +1,4 @@
-"""Losses of the co-attention model (SPEC section 5): L = L_cls + alpha * L_trip + beta * L_abs.
+"""Losses of the co-attention model (docs/method.md §6, eqs. 12-18): L = L_cls + alpha * L_trip + beta * L_abs.
 
 Every term is computed for a whole padded batch at once. Notation: B videos, T padded snippets, C classes,
 E / E' channels of X_cs / X_ca; ``groups`` (B,) holds the cluster (or class) each video was sampled for in the
@@ -10,7 +10,7 @@ Normalisation (``reduction``):
         have a positive and a negative. Loss scales do not depend on the batch size, so the learning rate does
         not either. For K = 2 the L_abs value equals the authors' code (their sep_loss averages over pairs and
         halves the two intra terms); their L_cls is summed over the batch instead (32x larger gradients).
-    "sum": the deck's formulas verbatim, summed over videos / ordered pairs / anchors.
+    "sum": the paper's formulas verbatim, summed over videos / ordered pairs / anchors.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _reduce(values: Tensor, reduction: str) -> Tensor:
 
 
 def classification_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
-    """L_cls = - sum_n sum_i y_ni log softmax(p_n)_i  (summed, or averaged over the B videos).
+    """L_cls = - sum_n sum_i y_ni log softmax(p_n)_i, docs/method.md eq. (13) (summed, or averaged over B videos).
 
     Args:
         logits: p (B,C) video logits.
@@ -45,7 +45,7 @@ def classification_loss(logits: Tensor, targets: Tensor, reduction: str = "mean"
 
 
 def action_background_features(cas: Tensor, x_cs: Tensor, mask: Tensor, columns: Tensor) -> tuple[Tensor, Tensor]:
-    """Action and background features of each video for one class column.
+    """Action and background features J_k, B_k of each video for one class column (docs/method.md eq. 14).
 
     ``A_hat_k = softmax over valid time of A_k[:, z_k]``, ``J_k = X_cs,k^T A_hat_k`` and
     ``B_k = X_cs,k^T (1 - A_hat_k) / max(T_k - 1, 1)`` (padding excluded).
@@ -73,7 +73,7 @@ def _same_group_pairs(groups: Tensor) -> Tensor:
 def abs_loss(
     j: Tensor, b: Tensor, groups: Tensor, *, theta: float, tau1: float, tau2: float, reduction: str = "mean"
 ) -> Tensor:
-    """Action/background separation loss ``L_abs = sum_z (L_inter,z + theta * L_intra,z)``.
+    """Action/background separation ``L_abs = sum_z (L_inter,z + theta * L_intra,z)`` (docs/method.md eqs. 15-17).
 
     ``L_inter,z = sum_m sum_{n != m} max(d(J_m, J_n) - tau1, 0)`` and
     ``L_intra,z = sum_m sum_{n != m} max(d(J_m, J_n) - d(J_m, B_m) + tau2, 0)`` over the videos m, n of cluster
@@ -100,12 +100,12 @@ def abs_loss(
 
 
 def class_agnostic_features(x_ca: Tensor, attention: Tensor) -> Tensor:
-    """H = X_ca^T S: x_ca (N,T,E'), attention S (N,T) (0 on padding) -> (N,E')."""
+    """H = X_ca^T S (docs/method.md §6, before eq. 18): x_ca (N,T,E'), attention S (N,T) (0 on padding) -> (N,E')."""
     return torch.einsum("nte,nt->ne", x_ca, attention)
 
 
 def triplet_loss(h: Tensor, groups: Tensor, *, margin: float, reduction: str = "mean") -> Tensor:
-    """``L_trip = sum_z sum_a max(d(H_a, H_p) - d(H_a, H_n) + m, 0)`` with hard mining in the batch.
+    """``L_trip = sum_z sum_a max(d(H_a, H_p) - d(H_a, H_n) + m, 0)`` (docs/method.md eq. 18), hard mining in the batch.
 
     For anchor a: p = the farthest other video sampled for a's cluster, n = the closest video sampled for
     another cluster (fill videos, group -1, are never passed here). Anchors without a positive or a negative
@@ -127,7 +127,8 @@ def triplet_loss(h: Tensor, groups: Tensor, *, margin: float, reduction: str = "
 
 
 class CoAttentionLoss(nn.Module):
-    """``L = L_cls + alpha * L_trip + beta * L_abs`` on a padded batch (see the module docstring)."""
+    """``L = L_cls + alpha * L_trip + beta * L_abs`` (docs/method.md eq. 12) on a padded batch (see the module
+    docstring)."""
 
     def __init__(self, config: LossConfig | None = None, **kwargs: object) -> None:
         """Build from ``config`` or from LossConfig keyword arguments (not both)."""

@@ -14,7 +14,7 @@ CropMode = Literal["crop", "sample"]
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings; defaults are the authors' (SPEC section 6, ActivityNet-1.2 config).
+    """Optimisation settings; defaults are the authors' (docs/method.md §7, ActivityNet-1.2 config).
 
     Attributes:
         epochs: passes over the training videos; one epoch = ceil(N / batch_size) steps. 200 epochs of the

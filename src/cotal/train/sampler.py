@@ -1,4 +1,5 @@
-"""Batch sampler: Z clusters x K videos each (pairs for L_abs / L_trip) plus a uniform fill (L_cls only).
+"""Batch sampler: Z clusters x K videos each (pairs for L_abs / L_trip) plus a uniform fill (L_cls only);
+docs/method.md §7.
 
 Follows the authors' code (itself W-TALC's sampler): a batch of ``batch_size`` videos whose first Z*K entries
 are K videos from each of Z distinct clusters; the rest are filled uniformly. Authors: K = 2; Z was left
