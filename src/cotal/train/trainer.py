@@ -141,7 +141,7 @@ class _Trainer:
         if input_normalization is not None:
             norm = tuple(torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in input_normalization)
         self.model = _initial_model(model_config, train_config.seed, self.device, init_state, norm)
-        torch.manual_seed(train_config.seed + self.dist.rank)  # dropout differs across ranks' shards
+        self.seed = train_config.seed + self.dist.rank  # dropout's stream; differs across ranks' shards
         self.loss_fn = CoAttentionLoss(loss_config).to(self.device)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
@@ -181,6 +181,12 @@ class _Trainer:
 
     def fit(self, resume: bool, max_steps: int | None) -> CoAttentionModel:
         """Train to ``epochs`` (or stop after update ``max_steps``, checkpointing there); return the model."""
+        # Dropout draws from torch's global generator: seed it inside fork_rng so the caller's state is untouched.
+        with torch.random.fork_rng(devices=_cuda_devices(self.device)):
+            torch.manual_seed(self.seed)
+            return self._fit(resume, max_steps)
+
+    def _fit(self, resume: bool, max_steps: int | None) -> CoAttentionModel:
         self._prepare_run_dir(resume)
         stop = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
         desc = self.progress if isinstance(self.progress, str) else "train"  # a string names the bar
@@ -329,10 +335,16 @@ def _initial_model(
     normalization: tuple[torch.Tensor, torch.Tensor] | None,
 ) -> CoAttentionModel:
     """The model before the first step: seeded initial weights (or ``init_state``) and its input standardisation."""
-    torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
-    model = CoAttentionModel(config).to(device)
+    with torch.random.fork_rng(devices=_cuda_devices(device)):  # seeded here, the caller's generator untouched
+        torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+        model = CoAttentionModel(config).to(device)
     if normalization is not None:
         model.set_input_normalization(*normalization)
     if init_state is not None:  # warm start (e.g. from the previous co-attention round)
         model.load_state_dict(init_state)
     return model
+
+
+def _cuda_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose generator ``fork_rng`` must save and restore (none on the CPU)."""
+    return [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
