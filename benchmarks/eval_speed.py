@@ -30,8 +30,8 @@ import numpy as np
 from cotal.data.annotations import Annotations
 from cotal.evaluate import ACTIVITYNET_TIOU, evaluate_detections
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "evaluate"))
-from anet_reference import reference_map  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.evaluate
+from tests.evaluate.anet_reference import reference_map  # noqa: E402
 
 
 def build_input(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toy_data import write_toy_dataset
+from tests.toy_data import write_toy_dataset
 
 
 @pytest.fixture

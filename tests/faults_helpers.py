@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from cotal.cli.main import main
 
 # The published-layout writers live beside the converter tests; re-exported here for the fault suite.
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-from published_layouts import write_um, write_wtalc  # noqa: E402
+from tests.data.published_layouts import write_um, write_wtalc  # noqa: E402
 
 __all__ = ["one_line_error", "run_cli", "snapshot", "write_um", "write_wtalc"]
 

@@ -120,7 +120,7 @@ def test_files_and_folders_honour_the_umask(tmp_path):
 
 
 def test_auto_clusters_warn_on_a_coarse_split(tmp_path, capsys):
-    from toy_data import write_toy_dataset
+    from tests.toy_data import write_toy_dataset
 
     data = write_toy_dataset(tmp_path / "d", num_videos=16, num_classes=2)
     assert main(["cluster", "--data", str(data), "--clusters", "auto", "--out", str(tmp_path / "c.json")]) == 0

@@ -14,8 +14,8 @@ from cotal.data.ids import check_video_id, id_of_file, id_problem, video_file
 from cotal.errors import DataError
 from cotal.features.extract import find_videos
 from cotal.utils.io import write_json, write_yaml
-from faults_helpers import one_line_error, run_cli, snapshot, write_um, write_wtalc
-from toy_data import write_toy_dataset
+from tests.faults_helpers import one_line_error, run_cli, snapshot, write_um, write_wtalc
+from tests.toy_data import write_toy_dataset
 
 HOSTILE = ["../../outside/secret", "/abs/path", "..", ".hidden", "a\\b", "c:d", "x\x00y", "tab\there", " pad", ""]
 HOSTILE += ["é" * 101, "x" * 201]  # too long for a file name once ".npy" and a temporary suffix are added

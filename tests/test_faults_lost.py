@@ -14,8 +14,8 @@ import pytest
 from cotal.errors import ConfigError
 from cotal.features.extract import ExtractConfig, extract_features
 from cotal.utils.outdir import MARKER, locked, write_marker
-from faults_helpers import one_line_error, run_cli, snapshot
-from toy_data import write_toy_dataset
+from tests.faults_helpers import one_line_error, run_cli, snapshot
+from tests.toy_data import write_toy_dataset
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -57,7 +57,7 @@ def test_extract_refuses_to_replace_a_foreign_dataset(tmp_path: Path) -> None:
 
 
 def test_convert_overwrite_only_replaces_a_dataset_cotal_made(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from faults_helpers import write_um
+    from tests.faults_helpers import write_um
 
     write_um(tmp_path / "src")
     (tmp_path / "mine").mkdir()

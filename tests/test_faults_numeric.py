@@ -3,7 +3,6 @@ folder, files far longer than their video)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,9 @@ from cotal.model import CoAttentionLoss, CoAttentionModel, load_model, save_mode
 from cotal.train.checkpoint import CHECKPOINT
 from cotal.train.trainer import FINAL_MODEL, train_model
 from cotal.utils.io import torch_save_atomic
-from faults_helpers import one_line_error, run_cli, snapshot
-from toy_data import write_toy_dataset
-
-sys.path.insert(0, str(Path(__file__).parent / "train"))
-from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config  # noqa: E402
+from tests.faults_helpers import one_line_error, run_cli, snapshot
+from tests.toy_data import write_toy_dataset
+from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config  # noqa: E402
 
 TINY_FIT = [
     "--clusters", "2", "--rounds", "1", "--epochs", "1", "--quiet", "--set", "model.base_dim=16", "model.branch_dim=4",

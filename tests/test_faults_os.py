@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import cotal.cli.data as cli_data
-from faults_helpers import one_line_error, run_cli, snapshot
-from toy_data import write_toy_dataset
+from tests.faults_helpers import one_line_error, run_cli, snapshot
+from tests.toy_data import write_toy_dataset
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

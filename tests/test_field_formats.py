@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from anet_reader import official_evaluation, read_as_activitynet
 from cotal.cli.main import main
 from cotal.config import load_config
 from cotal.evaluate import evaluate_detections, read_detections
 from cotal.pipeline import fit
 from cotal.utils.io import read_json, write_json
+from tests.anet_reader import official_evaluation, read_as_activitynet
 
 TINY = {
     "pipeline": {"clusters": 3, "rounds": 1},
@@ -23,7 +23,7 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def unsup(tmp_path_factory):
-    from toy_data import write_toy_dataset
+    from tests.toy_data import write_toy_dataset
 
     root = tmp_path_factory.mktemp("formats")
     data = write_toy_dataset(root / "data", num_videos=18)

@@ -39,7 +39,7 @@ def _tiny(**pipeline) -> dict:
 
 @pytest.fixture(scope="module")
 def unsup_run(tmp_path_factory):
-    from toy_data import write_toy_dataset
+    from tests.toy_data import write_toy_dataset
 
     root = tmp_path_factory.mktemp("pipe")
     data = write_toy_dataset(root / "data", num_videos=18)

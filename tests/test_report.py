@@ -28,7 +28,7 @@ def run_with_videos(tmp_path_factory):
     ``cotal extract``), with one label-free per-round signal added to metrics.json."""
     from cotal.features.extract import PARTS
     from cotal.synth.videos import render_video_dataset
-    from toy_data import write_toy_dataset
+    from tests.toy_data import write_toy_dataset
 
     root = tmp_path_factory.mktemp("report")
     data = write_toy_dataset(root / "data", num_videos=18)
@@ -85,7 +85,7 @@ def test_report_without_video_files_has_no_pictures(run_with_videos, tmp_path):
 def test_report_of_a_run_written_with_rounds_from_1(run_with_videos, tmp_path):
     """An older run keeps round r in ``round_<r+1>/``: its report is the same page, rounds numbered from 0."""
     from cotal.utils.run import RunLayout
-    from test_pipeline import legacy_copy
+    from tests.test_pipeline import legacy_copy
 
     data, run = run_with_videos
     old = legacy_copy(run, tmp_path / "run")
@@ -128,7 +128,7 @@ def test_cli_report_and_its_errors(run_with_videos, tmp_path, capsys):
 
 
 def test_report_loads_in_a_browser_offline_and_without_errors(run_with_videos, tmp_path):
-    from browser import find_browser, render
+    from tests.browser import find_browser, render
 
     if find_browser() is None:
         pytest.skip("no Chromium installed (CI installs Debian's chromium in .ci/run)")

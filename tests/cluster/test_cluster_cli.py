@@ -9,7 +9,7 @@ import numpy as np
 from cotal.cli.main import main
 from cotal.data.attention import save_attention
 from cotal.data.dataset import FeatureDataset
-from toy_data import write_toy_dataset
+from tests.toy_data import write_toy_dataset
 
 
 def test_cluster_cli_round_trip(tmp_path, capsys) -> None:

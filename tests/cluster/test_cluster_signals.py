@@ -9,7 +9,7 @@ from cotal.cluster import signals
 from cotal.cluster.descriptors import distinctiveness, round0_weights, video_descriptors
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError
-from toy_data import write_toy_dataset
+from tests.toy_data import write_toy_dataset
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import yaml
 from cotal.cli.main import main
 from cotal.data import FeatureDataset, check_dataset
 from cotal.errors import DataError
-from toy_data import write_toy_dataset
+from tests.toy_data import write_toy_dataset
 
 
 def _db(root: Path) -> dict:

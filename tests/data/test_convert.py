@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from published_layouts import object_array, write_um, write_wtalc
 
 from cotal.cli.main import main
 from cotal.data import FeatureDataset, check_dataset, convert_dataset, read_um, read_wtalc
 from cotal.data.readers import load_pickled_npy
 from cotal.errors import ConfigError, DataError
+from tests.data.published_layouts import object_array, write_um, write_wtalc
 
 
 # -- W-TALC -------------------------------------------------------------------------------------------------------

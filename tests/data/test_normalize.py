@@ -11,7 +11,7 @@ from cotal.data.normalize import fit_normalization, load_normalization, save_nor
 from cotal.errors import ConfigError, DataError
 from cotal.model import CoAttentionModel, ModelConfig
 from cotal.utils.io import write_npy
-from toy_data import write_toy_dataset
+from tests.toy_data import write_toy_dataset
 
 
 def test_zscore_uses_training_videos_only(tmp_path):

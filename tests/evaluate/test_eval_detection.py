@@ -6,13 +6,13 @@ import random
 
 import numpy as np
 import pytest
-from anet_reference import reference_map
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cotal.data.annotations import Annotations
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import ACTIVITYNET_TIOU, THUMOS14_TIOU, evaluate_detections
+from tests.evaluate.anet_reference import reference_map
 
 
 def gt(videos: dict[str, list[tuple[float, float, str]]], subset: str = "test", ambiguous=None) -> Annotations:

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from test_eval_detection import random_case
 
 from cotal.data.annotations import Annotations
 from cotal.errors import DataError
@@ -20,6 +19,7 @@ from cotal.evaluate import (
     run_evaluation,
     training_assignments,
 )
+from tests.evaluate.test_eval_detection import random_case
 
 
 def clustered_case(seed: int) -> tuple[Annotations, dict, dict[str, int]]:

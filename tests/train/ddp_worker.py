@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import torch
-from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 from cotal.data import FeatureDataset
 from cotal.train import train_model
 from cotal.train.distributed import dist_info, teardown_distributed
+from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError
@@ -20,6 +19,7 @@ from cotal.train.checkpoint import CHECKPOINT
 from cotal.train.distributed import DistInfo, dist_info, setup_distributed
 from cotal.train.log import LOG_CSV
 from cotal.train.trainer import FINAL_MODEL, train_model
+from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 HERE = Path(__file__).parent
 
@@ -30,7 +30,7 @@ def test_two_processes_match_a_single_process(toy_dataset: Path, tmp_path: Path)
     env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")]),
     }
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     cmd += [str(HERE / "ddp_worker.py"), str(toy_dataset), str(tmp_path / "ddp_run"), str(out)]

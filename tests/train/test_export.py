@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_helpers import tiny_model_config
 
 from cotal.data import FeatureDataset
 from cotal.errors import DataError
 from cotal.model import CoAttentionModel
 from cotal.train.batching import capped_buckets
 from cotal.train.export import export_outputs, load_outputs, save_outputs
+from tests.train.train_helpers import tiny_model_config
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError
@@ -23,6 +22,7 @@ from cotal.train.batching import collate
 from cotal.train.log import LOG_CSV
 from cotal.train.trainer import train_model
 from cotal.utils.precision import autocast
+from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 CPU = torch.device("cpu")
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError, DataError
@@ -19,6 +18,7 @@ from cotal.train.config import TrainConfig
 from cotal.train.export import export_outputs
 from cotal.train.log import LOG_CSV
 from cotal.train.trainer import FINAL_MODEL, _Trainer, train_model
+from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 
 def _fit(ds: FeatureDataset, run_dir: Path, **overrides: object) -> torch.nn.Module:
