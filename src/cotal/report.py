@@ -551,7 +551,7 @@ def write_report_html(
     import matplotlib
 
     matplotlib.use("Agg")
-    from cotal.evaluate import apply_mapping, build_mapping, read_detections
+    from cotal.evaluate import read_detections
     from cotal.evaluate.formats import read_clusters
 
     run_dir = Path(run_dir)
@@ -575,68 +575,99 @@ def write_report_html(
     except ConfigError:
         sources = {}  # no video decoding without the [extract] extra: a page without pictures
     colors = _colors(sorted(set(class_names) | set(ds.classes)))
+    dets = read_detections(layout.detections_test) if layout.detections_test.exists() else {}
+    assign = read_clusters(layout.clusters) if layout.clusters.exists() else None
+
     parts = [f"<h1>cotal run {_esc(run_dir.name)}</h1>"]
     parts += _context_section(run_dir, ds, metrics, config, run_info, final)
     if metrics.get("rounds"):
         parts += _rounds_section(metrics["rounds"])
+    parts += _curves_section(layout)
+    if metrics.get("detection"):
+        parts += _detection_section(metrics["detection"])
+    if assign:
+        parts += _cluster_section(ds, assign, dets, sources, colors)
+    outs = _final_outputs(layout, final)
+    if dets and outs:
+        tious = config.get("pipeline", {}).get("tiou_thresholds", [0.3, 0.5, 0.7])
+        parts += _test_videos_section(
+            ds, outs, dets, assign, class_names, colors, sources, tious, videos, per_end, run_dir
+        )
+    path = Path(out) if out is not None else layout.report
+    _write_page(path, f"cotal report: {run_dir.name}", parts)
+    return path
 
+
+def _curves_section(layout: RunLayout) -> list[str]:
+    """The training losses of every model of every round (nothing when no model logged a step)."""
     logs = {}
     for r, name, path in layout.train_logs():
         log = read_train_log(path)
         if "step" in log:
             logs[f"round {r}, {name} model"] = log
-    if logs:
-        parts.append("<h2>Training curves</h2><p>Losses of every model, averaged over each logging interval.</p>")
-        parts.append(_img(_png(_curves_plot(logs)), "training losses"))
+    if not logs:
+        return []
+    return [
+        "<h2>Training curves</h2><p>Losses of every model, averaged over each logging interval.</p>",
+        _img(_png(_curves_plot(logs)), "training losses"),
+    ]
 
-    if metrics.get("detection"):
-        parts += _detection_section(metrics["detection"])
 
-    dets = read_detections(layout.detections_test) if layout.detections_test.exists() else {}
-    assign = read_clusters(layout.clusters) if layout.clusters.exists() else None
-    if assign:
-        parts += _cluster_section(ds, assign, dets, sources, colors)
+def _test_videos_section(
+    ds: FeatureDataset,
+    outs: dict[str, dict[str, dict[str, np.ndarray]]],
+    dets: dict[str, list[dict]],
+    assign: dict[str, int] | None,
+    class_names: Sequence[str],
+    colors: dict[str, str],
+    sources: dict[str, Path],
+    tious: Sequence[float],
+    videos: Sequence[str],
+    per_end: int,
+    where: Path,
+) -> list[str]:
+    """Timelines of the asked-for videos, then the ``per_end`` best and worst test videos by AP (``where``: the run
+    folder, for error messages)."""
+    from cotal.evaluate import apply_mapping, build_mapping
 
-    outs = _final_outputs(layout, final)
-    if dets and outs:
-        class_dets = dets
-        if assign and ds.classes:
-            class_dets = apply_mapping(dets, build_mapping(assign, ds.annotations, method="hungarian"))
-        tious = config.get("pipeline", {}).get("tiou_thresholds", [0.3, 0.5, 0.7])
-        scores = per_video_map(ds, {v: class_dets.get(v, []) for v in ds.test_ids}, tious)
-        drawable = [v for v in ds.test_ids if all(v in o for o in outs.values())]
-        missing = [v for v in videos if v not in drawable]
-        if missing:
-            raise DataError(f"{run_dir}: video {missing[0]!r} is not a test video of this run (no model outputs)")
-        chosen = choose_videos(drawable, list(videos), {v: s for v, s in scores.items() if v in drawable}, per_end)
-        parts.append(
-            "<h2>Test videos</h2><p>Hatched: ground truth. Bars: the highest-scoring detections, one lane each, "
-            "named by label and score"
-            + (" (labels are cluster ids; AP ranks use the Hungarian cluster-to-class mapping)" if assign else "")
-            + ". Curves: class-agnostic attention S of each model and the class activation of the top detection's "
-            "label, each scaled to [0, 1].</p>"
+    class_dets = dets
+    if assign and ds.classes:
+        class_dets = apply_mapping(dets, build_mapping(assign, ds.annotations, method="hungarian"))
+    scores = per_video_map(ds, {v: class_dets.get(v, []) for v in ds.test_ids}, tious)
+    drawable = [v for v in ds.test_ids if all(v in o for o in outs.values())]
+    missing = [v for v in videos if v not in drawable]
+    if missing:
+        raise DataError(f"{where}: video {missing[0]!r} is not a test video of this run (no model outputs)")
+    chosen = choose_videos(drawable, list(videos), {v: s for v, s in scores.items() if v in drawable}, per_end)
+    parts = [
+        "<h2>Test videos</h2><p>Hatched: ground truth. Bars: the highest-scoring detections, one lane each, "
+        "named by label and score"
+        + (" (labels are cluster ids; AP ranks use the Hungarian cluster-to-class mapping)" if assign else "")
+        + ". Curves: class-agnostic attention S of each model and the class activation of the top detection's "
+        "label, each scaled to [0, 1].</p>"
+    ]
+    for vid, why in chosen:
+        dur = ds.annotation(vid).duration
+        frames = None
+        if vid in sources:
+            try:
+                frames = keyframes(sources[vid], [(i + 0.5) * dur / _FILMSTRIP for i in range(_FILMSTRIP)])
+            except DataError:
+                frames = None  # an unreadable video loses its filmstrip, not the report
+        fig = _timeline_plot(
+            ds, vid, {n: o[vid] for n, o in outs.items()}, dets.get(vid, []), class_names, colors, frames
         )
-        for vid, why in chosen:
-            frames = None
-            if vid in sources:
-                dur = ds.annotation(vid).duration
-                times = [(i + 0.5) * dur / _FILMSTRIP for i in range(_FILMSTRIP)]
-                try:
-                    frames = keyframes(sources[vid], times)
-                except DataError:
-                    frames = None  # an unreadable video loses its filmstrip, not the report
-            title = f"{vid} ({why}; {ds.annotation(vid).duration:.1f} s)"
-            fig = _timeline_plot(
-                ds, vid, {n: o[vid] for n, o in outs.items()}, dets.get(vid, []), class_names, colors, frames
-            )
-            parts.append(f"<h3>{_esc(title)}</h3>" + _img(_png(fig), f"timeline of {vid}"))
-    path = Path(out) if out is not None else layout.report
+        parts.append(f"<h3>{_esc(f'{vid} ({why}; {dur:.1f} s)')}</h3>" + _img(_png(fig), f"timeline of {vid}"))
+    return parts
+
+
+def _write_page(path: Path, title: str, parts: Sequence[str]) -> None:
+    """One self-contained HTML file (a CSP forbids every request), written atomically."""
     with atomic_open(path, "w") as fh:
         fh.write(
             "<!doctype html><html><head><meta charset='utf-8'>"
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-            f"<title>cotal report: {_esc(run_dir.name)}</title><style>{_CSS}</style></head><body>\n"
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>\n"
         )
         fh.write("\n".join(parts))
         fh.write("\n</body></html>\n")
-    return path
