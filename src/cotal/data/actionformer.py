@@ -92,52 +92,8 @@ def read_actionformer(
     root = Path(src)
     if not root.is_dir():
         raise DataError(f"{root}: ActionFormer dataset folder not found")
-    ann_path = (
-        Path(annotations)
-        if annotations
-        else _one(sorted(root.glob("annotations/*.json")), "annotation JSON", root, "--annotations")
-    )
-    feat_dir = (
-        Path(features)
-        if features
-        else _one(
-            sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.npy"))),
-            "feature folder",
-            root,
-            "--features",
-        )
-    )
-    raw = read_json(ann_path)
-    db = raw.get("database") if isinstance(raw, dict) else None
-    if not isinstance(db, dict):
-        raise DataError(f"{ann_path}: expected an ActivityNet-style object with a 'database' mapping")
-    fps_values, label_ids, videos, dropped, files = set(), {}, {}, [], {}
-    for vid, rec in db.items():
-        path = feature_file(feat_dir, vid)
-        if path is None:
-            dropped.append(vid)
-            continue
-        try:
-            duration = float(rec["duration"])
-            subset = str(rec["subset"]).lower()
-            anns = rec.get("annotations", [])
-            segments = np.array([[float(a["segment"][0]), float(a["segment"][1])] for a in anns]).reshape(-1, 2)
-            labels = tuple(str(a["label"]) for a in anns)
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise DataError(f"{ann_path}: video {vid!r}: malformed entry ({type(e).__name__}: {e})") from None
-        for a in anns:
-            if "label_id" in a and label_ids.setdefault(a["label"], a["label_id"]) != a["label_id"]:
-                raise DataError(
-                    f"{ann_path}: class {a['label']!r} has label_id {a['label_id']} and {label_ids[a['label']]}"
-                )
-        if rec.get("fps") is not None:
-            fps_values.add(round(float(rec["fps"]), 3))
-        videos[vid] = VideoAnnotation(video_id=vid, subset=subset, duration=duration, segments=segments, labels=labels)
-        files[vid] = path
-    if not videos:
-        raise DataError(f"{feat_dir}: no feature file matches a video of {ann_path} (tried <id>.npy and v_<id>.npy)")
-    if len(set(label_ids.values())) != len(label_ids):
-        raise DataError(f"{ann_path}: two classes share a label_id")
+    ann_path, feat_dir = _locate(root, annotations, features)
+    videos, files, dropped, fps_values = _read_database(ann_path, feat_dir)
     if fps is None:
         if len(fps_values) != 1:
             what = ", ".join(map(str, sorted(fps_values))) if fps_values else "none"
@@ -176,3 +132,54 @@ def read_actionformer(
         load=load,
         dropped=sorted(dropped),
     )
+
+
+def _locate(root: Path, annotations: str | os.PathLike | None, features: str | os.PathLike | None) -> tuple[Path, Path]:
+    """The annotation JSON and the feature folder: as given, or the only candidate inside ``root``."""
+    ann_path = (
+        Path(annotations)
+        if annotations
+        else _one(sorted(root.glob("annotations/*.json")), "annotation JSON", root, "--annotations")
+    )
+    if features:
+        return ann_path, Path(features)
+    folders = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.npy")))
+    return ann_path, _one(folders, "feature folder", root, "--features")
+
+
+def _read_database(
+    ann_path: Path, feat_dir: Path
+) -> tuple[dict[str, VideoAnnotation], dict[str, Path], list[str], set[float]]:
+    """The videos of the JSON that have a feature file: (annotations, feature files, dropped ids, fps values)."""
+    raw = read_json(ann_path)
+    db = raw.get("database") if isinstance(raw, dict) else None
+    if not isinstance(db, dict):
+        raise DataError(f"{ann_path}: expected an ActivityNet-style object with a 'database' mapping")
+    fps_values, label_ids, videos, dropped, files = set(), {}, {}, [], {}
+    for vid, rec in db.items():
+        path = feature_file(feat_dir, vid)
+        if path is None:
+            dropped.append(vid)
+            continue
+        try:
+            duration = float(rec["duration"])
+            subset = str(rec["subset"]).lower()
+            anns = rec.get("annotations", [])
+            segments = np.array([[float(a["segment"][0]), float(a["segment"][1])] for a in anns]).reshape(-1, 2)
+            labels = tuple(str(a["label"]) for a in anns)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise DataError(f"{ann_path}: video {vid!r}: malformed entry ({type(e).__name__}: {e})") from None
+        for a in anns:
+            if "label_id" in a and label_ids.setdefault(a["label"], a["label_id"]) != a["label_id"]:
+                raise DataError(
+                    f"{ann_path}: class {a['label']!r} has label_id {a['label_id']} and {label_ids[a['label']]}"
+                )
+        if rec.get("fps") is not None:
+            fps_values.add(round(float(rec["fps"]), 3))
+        videos[vid] = VideoAnnotation(video_id=vid, subset=subset, duration=duration, segments=segments, labels=labels)
+        files[vid] = path
+    if not videos:
+        raise DataError(f"{feat_dir}: no feature file matches a video of {ann_path} (tried <id>.npy and v_<id>.npy)")
+    if len(set(label_ids.values())) != len(label_ids):
+        raise DataError(f"{ann_path}: two classes share a label_id")
+    return videos, files, dropped, fps_values
