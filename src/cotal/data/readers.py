@@ -158,6 +158,26 @@ def _read_ambiguous(path: Path) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64).reshape(-1, 2) for k, v in out.items()}
 
 
+def _wtalc_video(
+    vid: str, subset: str, duration: float, segments: Any, labels: Any, files: dict[str, Path]
+) -> VideoAnnotation:
+    """One video's W-TALC entries (segments (K, 2), K class names, duration) checked as a VideoAnnotation."""
+    try:
+        segs = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
+    except (TypeError, ValueError):
+        raise DataError(f"{files['segments']}: video {vid!r}: segments are not a list of [start, end]") from None
+    labs = (labels,) if isinstance(labels, (str, bytes)) else labels
+    try:
+        labs = tuple(_text(lab) for lab in labs)
+    except TypeError:
+        raise DataError(f"{files['labels']}: video {vid!r}: labels are not a list of class names") from None
+    if len(labs) != len(segs):
+        raise DataError(f"{files['labels']}: video {vid!r} has {len(labs)} labels for {len(segs)} segments")
+    if not np.isfinite(duration) or duration <= 0:
+        raise DataError(f"{files['duration']}: video {vid!r}: duration must be positive, got {duration}")
+    return VideoAnnotation(video_id=vid, subset=subset, duration=float(duration), segments=segs, labels=labs)
+
+
 def read_wtalc(
     src: str | os.PathLike,
     *,
@@ -207,22 +227,7 @@ def read_wtalc(
     videos: dict[str, VideoAnnotation] = {}
     index = {}
     for i, vid in enumerate(names):
-        try:
-            segs = np.asarray(segments[i], dtype=np.float64).reshape(-1, 2)
-        except (TypeError, ValueError):
-            raise DataError(f"{files['segments']}: video {vid!r}: segments are not a list of [start, end]") from None
-        labs = (labels[i],) if isinstance(labels[i], (str, bytes)) else labels[i]
-        try:
-            labs = tuple(_text(lab) for lab in labs)
-        except TypeError:
-            raise DataError(f"{files['labels']}: video {vid!r}: labels are not a list of class names") from None
-        if len(labs) != len(segs):
-            raise DataError(f"{files['labels']}: video {vid!r} has {len(labs)} labels for {len(segs)} segments")
-        if not np.isfinite(durations[i]) or durations[i] <= 0:
-            raise DataError(f"{files['duration']}: video {vid!r}: duration must be positive, got {durations[i]}")
-        videos[vid] = VideoAnnotation(
-            video_id=vid, subset=subsets[i], duration=float(durations[i]), segments=segs, labels=labs
-        )
+        videos[vid] = _wtalc_video(vid, subsets[i], durations[i], segments[i], labels[i], files)
         index[vid] = i
     ambiguous_path = ann_dir / "Ambiguous_test.txt"
     ambiguous = _read_ambiguous(ambiguous_path) if ambiguous_path.is_file() else {}
