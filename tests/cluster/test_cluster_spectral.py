@@ -134,7 +134,7 @@ def test_eigengap_picks_the_largest_gap() -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"n_clusters": 1},
+        {"n_clusters": 0},
         {"n_clusters": "three"},
         {"n_clusters": 2.5},
         {"solver": "gpu"},
@@ -155,7 +155,7 @@ def test_rejects_bad_parameters(kwargs: dict) -> None:
 
 def test_rejects_bad_descriptors() -> None:
     x, _ = mixture(20, 2, 4)
-    with pytest.raises(DataError, match="smaller than the number of videos N=20"):
+    with pytest.raises(DataError, match="smaller than the number of videos, got 20 sample"):
         SpectralVideoClustering(n_clusters=25).fit(x)
     bad = x.copy()
     bad[7, 1] = np.nan
@@ -172,26 +172,15 @@ def test_rejects_bad_descriptors() -> None:
 # -- a scikit-learn estimator ----------------------------------------------------------------------------------
 
 
-def _expected_failed_checks(estimator: SpectralVideoClustering) -> dict[str, str]:
-    # These checks set n_clusters=1 before fitting (and fit2d_1sample fits one sample). Spectral clustering into
-    # one cluster is meaningless and fit rejects n_clusters < 2 with a ConfigError (a ValueError) that names
-    # n_clusters, not the "1 sample"/"1 feature" the checks look for; the checks cannot apply.
-    reason = "sets n_clusters=1, which fit rejects (spectral clustering needs n_clusters >= 2)"
-    return dict.fromkeys(
-        (
-            "check_fit2d_1sample",
-            "check_fit2d_1feature",
-            "check_fit2d_predict1d",
-            "check_dont_overwrite_parameters",
-            "check_methods_subset_invariance",
-        ),
-        reason,
-    )
-
-
-@parametrize_with_checks([SpectralVideoClustering(n_clusters=2)], expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks([SpectralVideoClustering(n_clusters=2)])
 def test_sklearn_estimator_checks(estimator, check) -> None:
     check(estimator)
+
+
+def test_one_cluster_is_the_trivial_partition() -> None:
+    x, _ = mixture(60, 3, 6)
+    model = SpectralVideoClustering(n_clusters=1).fit(x)
+    assert model.n_clusters_ == 1 and (model.labels_ == 0).all()
 
 
 def test_params_round_trip_and_seed_forms() -> None:

@@ -157,8 +157,8 @@ class SpectralVideoClustering(ClusterMixin, BaseEstimator):
     # -- helpers ------------------------------------------------------------------------------------
     def _check_params(self) -> None:
         """Raise ConfigError naming the first invalid parameter."""
-        if self.n_clusters != "auto" and not (_is_int(self.n_clusters) and self.n_clusters >= 2):
-            raise ConfigError(f"n_clusters must be an integer >= 2 or 'auto', got {self.n_clusters!r}")
+        if self.n_clusters != "auto" and not (_is_int(self.n_clusters) and self.n_clusters >= 1):
+            raise ConfigError(f"n_clusters must be a positive integer or 'auto', got {self.n_clusters!r}")
         if self.solver not in SOLVERS:
             raise ConfigError(f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
         if self.knn not in KNN_METHODS:
@@ -196,7 +196,9 @@ class SpectralVideoClustering(ClusterMixin, BaseEstimator):
                 raise DataError(f"n_clusters='auto' needs at least {self.auto_range[0] + 2} videos, got N={n}")
             return hi + 1
         if self.n_clusters >= n:
-            raise DataError(f"n_clusters={self.n_clusters} must be smaller than the number of videos N={n}")
+            raise DataError(
+                f"n_clusters={self.n_clusters} must be smaller than the number of videos, got {n} sample(s)"
+            )
         return self.n_clusters
 
     def _pick_solver(self, n: int) -> str:
