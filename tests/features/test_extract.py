@@ -118,3 +118,20 @@ def test_duplicate_video_ids_and_bad_settings(tiny_videos: Path, tmp_path: Path)
     for bad in (dict(streams=("depth",)), dict(size=224, resize_short=200), dict(batch_size=0)):
         with pytest.raises(ConfigError):
             ExtractConfig(**bad).validate()
+
+
+def test_a_crash_in_the_decoding_worker_reaches_the_caller(
+    tiny_videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import cotal.features.extract as extract_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("decoder bug")
+        yield
+
+    monkeypatch.setattr(extract_module, "iter_frames", broken)
+    with pytest.raises(RuntimeError, match="decoder bug"):  # not a video's fault: the run stops
+        extract_features([tiny_videos / "videos"], tmp_path / "feats", ExtractConfig(streams=("flow",), **FAST))
+    assert not any(t.name == "cotal-decode" and t.is_alive() for t in threading.enumerate())
