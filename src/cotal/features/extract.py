@@ -25,7 +25,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from cotal.utils.precision import autocast, check_precision
 PARTS = ".parts"
 MAX_FPS = 1000.0
 PREFETCH_BATCHES = 2  # decoded batches waiting for the network: bounds the memory of the decoding worker
+GROUP_TIMEOUT = timedelta(days=7)  # ranks that finish early wait this long at the final gather for the others
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,8 @@ class _Backbones:
                 raise ConfigError(f"unknown device {config.device!r}") from None
             if self.device.type == "cuda" and not torch.cuda.is_available():
                 raise ConfigError("device 'cuda' requested but CUDA is not available")
+        if self.device.type == "cuda" and self.device.index is None and os.environ.get("LOCAL_RANK"):
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # torchrun: one GPU per process
         self.precision = config.precision
         self.rgb: InceptionI3d | None = None
         self.flow_net: InceptionI3d | None = None
@@ -366,15 +370,19 @@ class _Prefetcher:
 
 
 def extract_features(
-    paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: ExtractConfig | None = None
+    paths: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    config: ExtractConfig | None = None,
+    *,
+    merge: bool = True,
 ) -> ExtractReport:
     """Extract snippet features of every video in ``paths`` (files or folders) into ``out_dir``.
 
     Videos whose requested streams already exist are skipped (unless ``config.overwrite``); a video that
     cannot be read is reported in ``report.failed`` (and one line on stderr) and the run goes on.
-    ``annotations.json`` and ``dataset.yaml`` are rebuilt at the end from every finished video.
-    Decoding and optical flow run in a worker thread, at most ``PREFETCH_BATCHES`` batches ahead of the
-    network.
+    ``annotations.json`` and ``dataset.yaml`` are rebuilt at the end from every finished video (unless
+    ``merge`` is False: :func:`extract_distributed` merges once, after all ranks). Decoding and optical
+    flow run in a worker thread, at most ``PREFETCH_BATCHES`` batches ahead of the network.
 
     Returns:
         :class:`ExtractReport`.
@@ -404,13 +412,55 @@ def extract_features(
     nets = _Backbones(config) if todo else None
     report.timings["load"] += time.perf_counter() - t0
     with tqdm(total=0, unit="snippet", desc="extract", disable=not config.progress, dynamic_ncols=True) as bar:
-        for path, reason in problems:
+        for path, reason in problems if config.resolved_shard[0] == 0 else ():  # the same for every shard
             tqdm.write(f"cotal extract: skipped {path}: {reason}", file=sys.stderr)
         if nets is not None:
             _run_videos(todo, out, config, nets, ground_truth, report, bar)
-    merge_outputs(out, config)
+    if merge:
+        merge_outputs(out, config)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def extract_distributed(
+    paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: ExtractConfig
+) -> ExtractReport | None:
+    """:func:`extract_features` in every process of a ``torchrun`` job, with one merge at the end.
+
+    Each rank extracts shard (RANK, WORLD_SIZE) (progress bar on rank 0 only). The ranks then gather their
+    reports over a gloo process group (joined here unless one exists; it carries only these small objects,
+    so it is gloo whatever the device), which is also the barrier after which rank 0 alone writes
+    ``annotations.json`` and ``dataset.yaml``: no rank can merge while another still writes.
+
+    Returns:
+        the combined report on rank 0, None on the other ranks.
+    """
+    import torch.distributed as dist
+
+    created = not dist.is_initialized()
+    if created:
+        dist.init_process_group("gloo", timeout=GROUP_TIMEOUT)
+    try:
+        rank, world = dist.get_rank(), dist.get_world_size()
+        mine = replace(config, shard=(rank, world), progress=config.progress and rank == 0)
+        report = extract_features(paths, out_dir, mine, merge=False)
+        reports: list[Any] = [None] * world
+        dist.all_gather_object(reports, report.to_dict())
+    finally:
+        if created:
+            dist.destroy_process_group()
+    if rank != 0:
+        return None
+    merge_outputs(out_dir, config)
+    total = ExtractReport(seconds=max(r["seconds"] for r in reports))
+    for r in reports:
+        total.done += r["done"]
+        total.skipped += r["skipped"]
+        total.failed += [(f["path"], f["reason"]) for f in r["failed"] if (f["path"], f["reason"]) not in total.failed]
+        total.snippets += r["snippets"]
+        for key, value in r["timings"].items():
+            total.timings[key] += value
+    return total
 
 
 def _run_videos(
