@@ -135,3 +135,23 @@ def test_a_crash_in_the_decoding_worker_reaches_the_caller(
     with pytest.raises(RuntimeError, match="decoder bug"):  # not a video's fault: the run stops
         extract_features([tiny_videos / "videos"], tmp_path / "feats", ExtractConfig(streams=("flow",), **FAST))
     assert not any(t.name == "cotal-decode" and t.is_alive() for t in threading.enumerate())
+
+
+def test_frames_reach_the_network_scaled_as_before_without_a_copy() -> None:
+    """uint8 frames are scaled inside the network call: bit-identical to the numpy scaling, channels_last_3d."""
+    import torch
+
+    from cotal.features.extract import _Backbones
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 16, 8, 8, 3), dtype=np.uint8)
+    seen: list[torch.Tensor] = []
+
+    class Probe:
+        def features(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x)
+            return x.mean(dim=(2, 3, 4))
+
+    nets = _Backbones(ExtractConfig(streams=("flow",), device="cpu"))
+    nets.run(Probe(), frames, {"network": 0.0})  # type: ignore[arg-type]
+    assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
+    np.testing.assert_array_equal(seen[0].permute(0, 2, 3, 4, 1).numpy(), frames.astype(np.float32) / 127.5 - 1.0)
