@@ -11,8 +11,9 @@ Prints, each with ``os.getloadavg()`` at the time (on a shared machine only the 
    GFLOP/s, its share of the matmul rate and its ratio to the network alone.
 
 The matmul rate is measured before and after each timing; a share divides by their mean. On a shared
-machine each rate is also given as its best call ("best"): the best network call over the best matmul call
-approximates the share on an idle machine, while other processes come and go.
+machine wall-clock rates fall with the load, so each rate is also given per CPU-second this process (or the
+command) got ("cpu"): GFLOP per CPU-second over the matmul's GFLOP per CPU-second is the share that does
+not depend on what else runs (on an idle machine both shares agree).
 ``--breakdown`` then also prints where the time of ``extract_features`` goes per stream (rgb, flow).
 
     .venv/bin/python benchmarks/extract_speed.py [--video PATH] [--copies 6] [--sizes 224 112] [--plain]
@@ -24,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,21 +53,21 @@ def default_clip() -> Path:
 
 
 def timed_calls(call: Callable[[], object], min_seconds: float, min_calls: int = 2) -> tuple[float, float]:
-    """(mean, best) calls per second of ``call`` over at least ``min_seconds`` (after one warm-up call)."""
+    """Calls of ``call`` per wall second and per CPU-second of this process, over at least ``min_seconds``
+    (after one warm-up call)."""
     call()
-    times: list[float] = []
-    while len(times) < min_calls or sum(times) < min_seconds:
-        start = time.perf_counter()
+    calls, wall, cpu = 0, time.perf_counter(), time.process_time()
+    while calls < min_calls or time.perf_counter() - wall < min_seconds:
         call()
-        times.append(time.perf_counter() - start)
-    return len(times) / sum(times), 1 / min(times)
+        calls += 1
+    return calls / (time.perf_counter() - wall), calls / (time.process_time() - cpu)
 
 
 def matmul_gflops(seconds: float = 2.0) -> tuple[float, float]:
-    """(mean, best call) float32 (2048 x 2048) @ (2048 x 2048) GFLOP/s with torch's current thread count."""
+    """float32 (2048 x 2048) @ (2048 x 2048) GFLOP per wall second and per CPU-second (torch's threads)."""
     a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
-    mean, best = timed_calls(lambda: a @ b, seconds)
-    return 2 * MATMUL_N**3 * mean / 1e9, 2 * MATMUL_N**3 * best / 1e9
+    wall, cpu = timed_calls(lambda: a @ b, seconds)
+    return 2 * MATMUL_N**3 * wall / 1e9, 2 * MATMUL_N**3 * cpu / 1e9
 
 
 def snippet_gflop(size: int) -> float:
@@ -78,33 +80,35 @@ def snippet_gflop(size: int) -> float:
 
 
 def side_by_side(work: Callable[..., tuple[float, float]], *args: object) -> tuple[float, ...]:
-    """``work(*args)`` (mean, best) with the matmul GFLOP/s (mean, best) around it and the load average."""
+    """``work(*args)`` (per wall second, per CPU-second), the matmul's (the mean of a measurement before and
+    one after) and the 1-minute load average."""
     before = matmul_gflops()
-    mean, best = work(*args)
+    wall, cpu = work(*args)
     after = matmul_gflops()
-    return mean, best, (before[0] + after[0]) / 2, max(before[1], after[1]), os.getloadavg()[0]
+    return wall, cpu, (before[0] + after[0]) / 2, (before[1] + after[1]) / 2, os.getloadavg()[0]
 
 
 def network_rate(net: InceptionI3d, size: int, batch: int, min_seconds: float) -> tuple[float, float]:
-    """(mean, best call) snippets/s of ``net.features`` on random (batch, 3, 16, size, size) input."""
+    """Snippets of ``net.features`` on random (batch, 3, 16, size, size) input per wall / CPU-second."""
     x = torch.rand(batch, 3, 16, size, size) * 2 - 1
     with torch.inference_mode():
-        mean, best = timed_calls(lambda: net.features(x), min_seconds)
-    return batch * mean, batch * best
+        wall, cpu = timed_calls(lambda: net.features(x), min_seconds)
+    return batch * wall, batch * cpu
 
 
-def command_rate(videos: Path, size: int, batch: int, device: str, runs: int) -> tuple[float, float]:
-    """(mean, best run) snippets/s of the whole ``cotal extract --streams rgb`` command, start-up included."""
-    rates = []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "cotal", "extract", str(videos), "--out", tmp, "--streams", "rgb"]
-            cmd += ["--size", str(size), "--batch", str(batch), "--device", device, "--no-progress"]
-            start = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            seconds = time.perf_counter() - start
-            rates.append(sum(np.load(p, mmap_mode="r").shape[0] for p in Path(tmp, "rgb").iterdir()) / seconds)
-    return sum(rates) / len(rates), max(rates)
+def command_rate(videos: Path, size: int, batch: int, device: str) -> tuple[float, float]:
+    """Snippets of the whole ``cotal extract --streams rgb`` command (start-up included) per wall second and
+    per CPU-second of the command."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "cotal", "extract", str(videos), "--out", tmp, "--streams", "rgb"]
+        cmd += ["--size", str(size), "--batch", str(batch), "--device", device, "--no-progress"]
+        usage, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+        snippets = sum(np.load(p, mmap_mode="r").shape[0] for p in Path(tmp, "rgb").iterdir())
+    return snippets / seconds, snippets / cpu
 
 
 def breakdown(video: Path, sizes: list[int], batch: int, device: str) -> None:
@@ -128,7 +132,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="snippets per network call (the CLI's default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=8.0, help="least time per network measurement")
-    parser.add_argument("--runs", type=int, default=1, help="runs of the command (mean and best are printed)")
     parser.add_argument("--plain", action="store_true", help="also time the plain module (before optimisation)")
     parser.add_argument("--breakdown", action="store_true", help="also print the stages of rgb and flow")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
@@ -140,14 +143,15 @@ def main() -> None:
     rows: list[dict] = []
 
     def row(what: str, size: int, figures: tuple[float, ...], gflop: float, **extra: float) -> None:
-        rate, best, matmul, matmul_best, load = figures
-        share, share_best = rate * gflop / matmul, best * gflop / matmul_best
-        rows.append({"what": what, "size": size, "snippets_per_s": rate, "best_snippets_per_s": best,
-                     "gflops": rate * gflop, "matmul_gflops": matmul, "share": share, "best_gflops": best * gflop,
-                     "best_matmul_gflops": matmul_best, "best_share": share_best, "load": load, **extra})  # fmt: skip
+        rate, per_cpu, matmul, matmul_cpu, load = figures
+        share, share_cpu = rate * gflop / matmul, per_cpu * gflop / matmul_cpu
+        rows.append({"what": what, "size": size, "snippets_per_s": rate, "gflops": rate * gflop,
+                     "matmul_gflops": matmul, "share": share, "snippets_per_cpu_s": per_cpu,
+                     "gflop_per_cpu_s": per_cpu * gflop, "matmul_gflop_per_cpu_s": matmul_cpu,
+                     "cpu_share": share_cpu, "load": load, **extra})  # fmt: skip
         tail = "".join(f"  {k} {v:.2f}" for k, v in extra.items())
         print(f"{what:24s} {size:4d} px  {rate:6.2f} snippets/s {rate * gflop:6.1f} GFLOP/s = {100 * share:3.0f} % "
-              f"of matmul {matmul:5.1f} | best {best * gflop:6.1f} = {100 * share_best:3.0f} % of {matmul_best:5.1f}"
+              f"of matmul {matmul:5.1f} | cpu: {per_cpu * gflop:5.1f} = {100 * share_cpu:3.0f} % of {matmul_cpu:5.1f}"
               f"  load {load:4.1f}{tail}", flush=True)  # fmt: skip
 
     net = InceptionI3d().eval()
@@ -169,7 +173,7 @@ def main() -> None:
                 )
             alone = side_by_side(network_rate, fast, size, args.batch, args.seconds)
             row("network alone", size, alone, gflop)
-            command = side_by_side(command_rate, folder, size, args.batch, args.device, args.runs)
+            command = side_by_side(command_rate, folder, size, args.batch, args.device)
             row("`cotal extract` command", size, command, gflop, vs_network=command[0] / alone[0])
         if args.breakdown:
             print("-- extract_features per stream (weights loading excluded; decode/flow overlap the network)")
