@@ -8,7 +8,8 @@ Prints, each with ``os.getloadavg()`` at the time (on a shared machine only the 
    (:func:`~cotal.features.i3d.optimize_for_inference`) and, with ``--plain``, the plain module;
 3. the whole ``cotal extract --streams rgb`` command (a new process: start-up, weight loading, decoding,
    writing included) on ``--copies`` copies of the clip (6 x bikes.mp4 = 60 s, 90 snippets): snippets/s,
-   GFLOP/s, its share of the matmul rate and its ratio to the network alone.
+   GFLOP/s, its share of the matmul rate and its ratio to the network alone (``vs_network``: snippets per
+   wall second; ``vs_network_cpu``: per CPU-second).
 
 The matmul rate is measured before and after each timing; a share divides by their mean. On a shared
 machine wall-clock rates fall with the load, so each rate is also given per CPU-second this process (or the
@@ -174,7 +175,8 @@ def main() -> None:
             alone = side_by_side(network_rate, fast, size, args.batch, args.seconds)
             row("network alone", size, alone, gflop)
             command = side_by_side(command_rate, folder, size, args.batch, args.device)
-            row("`cotal extract` command", size, command, gflop, vs_network=command[0] / alone[0])
+            ratios = {"vs_network": command[0] / alone[0], "vs_network_cpu": command[1] / alone[1]}
+            row("`cotal extract` command", size, command, gflop, **ratios)
         if args.breakdown:
             print("-- extract_features per stream (weights loading excluded; decode/flow overlap the network)")
             breakdown(video, args.sizes, args.batch, args.device)
