@@ -15,9 +15,10 @@ The matmul rate is measured before and after each timing; a share divides by the
 machine wall-clock rates fall with the load, so each rate is also given per CPU-second this process (or the
 command) got ("cpu"): GFLOP per CPU-second over the matmul's GFLOP per CPU-second is the share that does
 not depend on what else runs (on an idle machine both shares agree).
-``--breakdown`` then also prints where the time of ``extract_features`` goes per stream (rgb, flow).
+``--breakdown`` then also prints where the time of ``extract_features`` goes per stream (rgb, flow; with
+``--flow-i3d`` also a flow I3D of random weights) on one copy of the clip.
 
-    .venv/bin/python benchmarks/extract_speed.py [--video PATH] [--copies 6] [--sizes 224 112] [--plain]
+    .venv/bin/python benchmarks/extract_speed.py [--video PATH] [--copies 6] [--sizes 224 112] [--plain] [--breakdown]
 """
 
 from __future__ import annotations
@@ -112,17 +113,24 @@ def command_rate(videos: Path, size: int, batch: int, device: str) -> tuple[floa
     return snippets / seconds, snippets / cpu
 
 
-def breakdown(video: Path, sizes: list[int], batch: int, device: str) -> None:
+def breakdown(video: Path, sizes: list[int], batch: int, device: str, flow_i3d: bool) -> None:
     """Per stream and size: snippets/s of ``extract_features`` and the seconds in each stage."""
     with tempfile.TemporaryDirectory() as tmp:
+        paths: list[tuple[str, str | None]] = [("rgb", None), ("flow", None)]
+        if flow_i3d:  # random weights: only the speed of a flow I3D is measured
+            paths.append(("flow", str(Path(tmp) / "flow_random.pt")))
+            torch.save(InceptionI3d(in_channels=2).state_dict(), paths[-1][1])
         for size in sizes:
-            for stream in ("rgb", "flow"):
-                cfg = ExtractConfig(size=size, streams=(stream,), batch_size=batch, device=device, progress=False)
-                report = extract_features([video], Path(tmp) / f"{stream}{size}", cfg)
+            for stream, weights in paths:
+                cfg = ExtractConfig(
+                    size=size, streams=(stream,), batch_size=batch, device=device, flow_weights=weights, progress=False
+                )
+                name = stream + ("+i3d" if weights else "")
+                report = extract_features([video], Path(tmp) / f"{name}{size}", cfg)
                 seconds = report.seconds - report.timings.get("load", 0.0)  # weight loading is a one-off
                 rate = report.snippets / seconds
                 stages = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(report.timings.items()) if k != "load")
-                print(f"  {stream:5s} {size:4d} px  {rate:6.2f} snippets/s  (of {seconds:.1f}s: {stages})", flush=True)
+                print(f"  {name:8s} {size:4d} px  {rate:6.2f} snippets/s  (of {seconds:.1f}s: {stages})", flush=True)
 
 
 def main() -> None:
@@ -135,6 +143,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="least time per network measurement")
     parser.add_argument("--plain", action="store_true", help="also time the plain module (before optimisation)")
     parser.add_argument("--breakdown", action="store_true", help="also print the stages of rgb and flow")
+    parser.add_argument("--flow-i3d", action="store_true", help="with --breakdown: also a flow I3D (random weights)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
     video = args.video or default_clip()
@@ -179,7 +188,7 @@ def main() -> None:
             row("`cotal extract` command", size, command, gflop, **ratios)
         if args.breakdown:
             print("-- extract_features per stream (weights loading excluded; decode/flow overlap the network)")
-            breakdown(video, args.sizes, args.batch, args.device)
+            breakdown(video, args.sizes, args.batch, args.device, args.flow_i3d)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
