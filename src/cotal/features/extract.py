@@ -2,7 +2,9 @@
 
 Pipeline per video: PyAV decode -> nearest-timestamp resampling to ``fps`` -> resize the shorter side ->
 centre crop -> snippets of ``stride`` frames (a trailing partial snippet is dropped, matching
-:meth:`SnippetTiming.expected_snippets`) -> batches through the backbone.
+:meth:`SnippetTiming.expected_snippets`) -> batches through the backbone. Everything before the backbone
+runs in a worker thread (:class:`_Prefetcher`), at most ``PREFETCH_BATCHES`` batches ahead, so decoding and
+optical flow overlap the network; under ``torchrun`` see :func:`extract_distributed`.
 
 Outputs and resuming (safe for several shards writing into one folder at once):
 
