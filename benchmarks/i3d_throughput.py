@@ -1,7 +1,9 @@
 """Throughput of the I3D network alone (no decoding, no flow): RGB snippets/s at one input size and precision.
 
-Random weights and random 16-frame clips (only speed is measured). ``--batch 0`` picks a batch for the card:
-32 snippets at 224 px with >= 40 GiB of GPU memory, 16 with >= 16 GiB, else 8 (4 on a CPU).
+Random weights and random 16-frame clips (only speed is measured), in the inference form ``cotal extract`` runs
+(:func:`~cotal.features.i3d.optimize_for_inference`; ``--plain`` times the module as built). ``--batch 0``
+picks a batch for the card: 32 snippets at 224 px with >= 40 GiB of GPU memory, 16 with >= 16 GiB, else 8
+(4 on a CPU).
 
     .venv/bin/python benchmarks/i3d_throughput.py --device cuda --precision float32 bf16 fp16
 """
@@ -14,6 +16,7 @@ import time
 import torch
 
 from cotal.features import InceptionI3d
+from cotal.features.i3d import optimize_for_inference
 from cotal.utils.precision import autocast
 
 
@@ -31,10 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=0, help="snippets per call; 0 = chosen for the device")
     p.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=["float32", "bf16", "fp16"])
     p.add_argument("--calls", type=int, default=10, help="timed network calls per precision")
+    p.add_argument("--plain", action="store_true", help="time the plain module, not the inference form")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     batch = args.batch or pick_batch(device)
-    net = InceptionI3d().to(device).eval()
+    net = InceptionI3d().eval()
+    if not args.plain:  # as in cotal extract: channels_last_3d on the CPU only
+        net = optimize_for_inference(net, channels_last=device.type == "cpu")
+    net = net.to(device)
     x = torch.rand(batch, 3, 16, args.size, args.size, device=device) * 2 - 1
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"I3D RGB features, {args.size} px, batch {batch}, device {name}")

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cotal.cli import extract as extract_cli
 from cotal.data import FeatureDataset, SnippetTiming, load_annotations
 from cotal.errors import ConfigError
 from cotal.features.extract import ExtractConfig, extract_features, find_videos, merge_outputs, shard_ids
 from cotal.features.flow import FlowDescriptor
+from cotal.features.i3d import build_i3d
+from cotal.features.video import iter_frames
 
 FAST = dict(size=112, progress=False)
 
@@ -43,6 +46,16 @@ def test_extract_writes_a_loadable_dataset(tiny_videos: Path, i3d_weights: Path,
         assert ds.annotation(vid).subset == gt.subset
         assert np.linalg.norm(ds.features(vid, "flow"), axis=1) == pytest.approx(1.0, abs=1e-5)
         assert ds.features(vid, "rgb").std() > 0
+    # the pipeline (worker thread, uint8 batches, inference-form network) gives the plain module's features
+    vid = sorted(truth)[0]
+    frames = np.stack(
+        [f for _, f in iter_frames(tiny_videos / "videos" / f"{vid}.mp4", fps=25, resize_short=128, crop=112)]
+    )
+    snippets = frames[: len(frames) // 16 * 16].reshape(-1, 16, 112, 112, 3).astype(np.float32) / 127.5 - 1.0
+    with torch.inference_mode():
+        plain = build_i3d(i3d_weights).features(torch.from_numpy(snippets).permute(0, 4, 1, 2, 3)).numpy()
+    got = ds.features(vid, "rgb")
+    assert np.linalg.norm(got - plain) / np.linalg.norm(plain) < 1e-4
 
 
 def test_failures_are_reported_and_skipped(tiny_videos: Path, tmp_path: Path, capsys) -> None:
@@ -118,3 +131,43 @@ def test_duplicate_video_ids_and_bad_settings(tiny_videos: Path, tmp_path: Path)
     for bad in (dict(streams=("depth",)), dict(size=224, resize_short=200), dict(batch_size=0)):
         with pytest.raises(ConfigError):
             ExtractConfig(**bad).validate()
+
+
+def test_a_crash_in_the_decoding_worker_reaches_the_caller(
+    tiny_videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import cotal.features.extract as extract_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("decoder bug")
+        yield
+
+    monkeypatch.setattr(extract_module, "iter_frames", broken)
+    with pytest.raises(RuntimeError, match="decoder bug"):  # not a video's fault: the run stops
+        extract_features([tiny_videos / "videos"], tmp_path / "feats", ExtractConfig(streams=("flow",), **FAST))
+    assert not any(t.name == "cotal-decode" and t.is_alive() for t in threading.enumerate())
+
+
+def test_frames_reach_the_network_scaled_as_before_without_a_copy() -> None:
+    """uint8 frames are scaled inside the network call: bit-identical to the numpy scaling, channels_last_3d."""
+    from cotal.features.extract import _Backbones
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 16, 8, 8, 3), dtype=np.uint8)
+    seen: list[torch.Tensor] = []
+
+    class Probe:
+        def features(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x)
+            return x.mean(dim=(2, 3, 4))
+
+    nets = _Backbones(ExtractConfig(streams=("flow",), device="cpu"))
+    nets.run(Probe(), frames, {"network": 0.0})  # type: ignore[arg-type]
+    assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
+    np.testing.assert_array_equal(seen[0].permute(0, 2, 3, 4, 1).numpy(), frames.astype(np.float32) / 127.5 - 1.0)
+
+
+def test_default_batch_keeps_the_pixels_per_network_call() -> None:
+    assert [ExtractConfig(size=s).batch for s in (224, 112, 448)] == [8, 32, 2]
+    assert ExtractConfig(size=112, batch_size=3).batch == 3

@@ -21,6 +21,7 @@ from cotal.features.i3d import (
     build_i3d,
     kinetics400_labels,
     load_jax_checkpoint,
+    optimize_for_inference,
     same_padding,
 )
 from cotal.utils.io import NumpyOnlyUnpickler
@@ -100,6 +101,40 @@ def test_network_shapes() -> None:
         assert net.mixed_5c(torch.zeros(1, 3, 16, 64, 40)).shape == (1, FEATURE_DIM, 2, 2, 2)
         assert net.features(torch.zeros(2, 3, 9, 32, 32)).shape == (2, FEATURE_DIM)
         assert net(torch.zeros(1, 3, 8, 32, 32)).shape == (1, 400)  # logits pool shrinks to the small map
+
+
+def _relative_error(got: torch.Tensor, ref: torch.Tensor) -> float:
+    return float((got - ref).norm() / ref.norm())
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_optimized_network_equals_the_plain_module(channels_last: bool) -> None:
+    torch.manual_seed(0)
+    net = InceptionI3d().eval()
+    for bn in (m for m in net.modules() if isinstance(m, torch.nn.BatchNorm3d)):  # statistics far from identity
+        bn.running_mean.normal_(0, 0.5)
+        bn.running_var.uniform_(0.2, 3.0)
+        bn.weight.data.uniform_(0.5, 2.0)
+        bn.bias.data.normal_(0, 0.5)
+    fast = optimize_for_inference(net, channels_last=channels_last)
+    # odd sizes exercise the padded and the ceil-mode SAME pools
+    x = torch.rand(2, 3, 11, 45, 38) * 2 - 1
+    with torch.inference_mode():
+        ref, got = net.features(x), fast.features(x)
+        logits_ref, logits = net(x), fast(x)
+    assert _relative_error(got, ref) < 1e-5 and _relative_error(logits, logits_ref) < 1e-5
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in fast.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in net.modules()) == 57  # the original is untouched
+    assert fast.Conv3d_2c_3x3.conv3d.weight.is_contiguous(memory_format=torch.channels_last_3d) == channels_last
+
+
+def test_optimized_network_on_a_real_clip(i3d_weights: Path, carphone: Path) -> None:
+    """The Kinetics-400 network on 16 real frames at 112 px: the fast form gives today's float32 features."""
+    net = build_i3d(i3d_weights)
+    frames = _carphone_frames(carphone, 16, 128, 112)
+    x = torch.from_numpy(frames / 127.5 - 1).permute(3, 0, 1, 2)[None]
+    with torch.inference_mode():
+        assert _relative_error(optimize_for_inference(net).features(x), net.features(x)) < 1e-5
 
 
 def test_jax_checkpoint_maps_every_parameter(i3d_weights: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from cotal.cli.options import STREAMS, add_quiet, add_streams, progress_enabled, streams_value
 from cotal.errors import ConfigError
@@ -29,7 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PX",
         help="shorter side before cropping (default size*256/224)",
     )
-    p.add_argument("--batch", type=int, default=8, metavar="N", help="snippets per network call (default 8)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="snippets per network call (default 8 at 224 px, 32 at 112)",
+    )
     add_streams(p, "default both")
     p.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"], help="optical flow (default dis)")
     p.add_argument(
@@ -65,7 +72,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cotal.features.extract import ExtractConfig, extract_features, merge_outputs
+    from cotal.features.extract import ExtractConfig, extract_distributed, extract_features, merge_outputs
 
     config = ExtractConfig(
         fps=args.fps,
@@ -93,6 +100,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.inputs:
         raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
-    report = extract_features(args.inputs, args.out, config)
+    if config.shard is None and _under_torchrun():
+        report = extract_distributed(args.inputs, args.out, config)
+        if report is None:  # not rank 0: rank 0 merges and reports for all
+            return 0
+    else:
+        report = extract_features(args.inputs, args.out, config)
     print(f"cotal extract: {report.summary()}")
     return 0 if report.ok else 1
+
+
+def _under_torchrun() -> bool:
+    """Several processes launched by torchrun (which also sets the rendezvous address of the group)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "MASTER_ADDR" in os.environ

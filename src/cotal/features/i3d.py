@@ -14,6 +14,7 @@ Weights:
 
 from __future__ import annotations
 
+import copy
 import importlib.resources
 import importlib.util
 import math
@@ -102,7 +103,30 @@ class MaxPool3dSame(nn.Module):
         """(B, C, T, H, W) -> (B, C, ceil(T/st), ceil(H/sh), ceil(W/sw))."""
         if self._sym is not None:  # PyTorch's own padding is -inf for max-pool
             return F.max_pool3d(x, self.kernel, self.stride, padding=self._sym)
+        before = _ceil_mode_padding(tuple(int(n) for n in x.shape[2:]), self.kernel, self.stride)
+        if before is not None:  # no padded copy (its -inf fill cost as much as the pool)
+            return F.max_pool3d(x, self.kernel, self.stride, padding=before, ceil_mode=True)
         return F.max_pool3d(_pad_same(x, self.kernel, self.stride, float("-inf")), self.kernel, self.stride)
+
+
+def _ceil_mode_padding(
+    sizes: tuple[int, ...], kernel: tuple[int, int, int], stride: tuple[int, int, int]
+) -> tuple[int, int, int] | None:
+    """The leading pad with which PyTorch's ``ceil_mode`` pooling has TF SAME's windows, else None.
+
+    Both put window i at ``i * stride - before``; ceil mode clips the last windows at the end instead of
+    padding them with -inf, which is the same for a max. Only the number of windows must agree.
+    """
+    befores = []
+    for size, k, s in zip(sizes, kernel, stride, strict=True):
+        before, _ = same_padding(size, k, s)
+        out = (size + 2 * before - k + s - 1) // s + 1  # PyTorch's pooling_output_shape with ceil_mode
+        if (out - 1) * s >= size + before:
+            out -= 1
+        if out != math.ceil(size / s) or before > k // 2:
+            return None
+        befores.append(before)
+    return tuple(befores)  # type: ignore[return-value]
 
 
 class Unit3D(nn.Module):
@@ -128,15 +152,35 @@ class Unit3D(nn.Module):
         self.conv3d = nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=self._sym or 0, bias=bias)
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if batch_norm else None
         self.relu = relu
+        self.fused = False  # set by optimize_for_inference: conv + bias + ReLU in one oneDNN call
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, T, H, W) -> (B, Cout, ceil(T/st), ceil(H/sh), ceil(W/sw))."""
         if self._sym is None:
             x = _pad_same(x, self.kernel, self.stride, 0.0)
-        x = self.conv3d(x)
+        conv = self.conv3d
+        if self.fused and x.device.type == "cpu" and x.dtype == conv.weight.dtype and not _autocast_on():
+            # The ReLU runs on each output block while it is still in cache, instead of a second pass over
+            # the map (the same oneDNN op that torch.compile emits for conv + ReLU).
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups, "relu", [None], ""
+            )
+        x = conv(x)
         if self.bn is not None:
             x = self.bn(x)
-        return F.relu(x) if self.relu else x
+        return F.relu(x, inplace=True) if self.relu else x  # x is this unit's own fresh output
+
+
+def _autocast_on() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled()
+
+
+def _fused_relu_available() -> bool:
+    """Whether this PyTorch build has oneDNN's fused convolution (x86/ARM CPU builds with mkldnn)."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
 class InceptionModule(nn.Module):
@@ -195,9 +239,12 @@ class InceptionI3d(nn.Module):
             "Mixed_3b", "Mixed_3c", "MaxPool3d_4a_3x3", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e",
             "Mixed_4f", "MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c",
         ]  # fmt: skip
+        self.channels_last = False  # set by optimize_for_inference: inputs are converted to channels_last_3d
 
     def mixed_5c(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> Mixed_5c map (B, 1024, ~T/8, ~H/32, ~W/32)."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         for name in self._trunk:
             x = getattr(self, name)(x)
         return x
@@ -216,6 +263,40 @@ class InceptionI3d(nn.Module):
         window = (min(2, x.shape[2]), min(7, x.shape[3]), min(7, x.shape[4]))
         x = self.logits(F.avg_pool3d(x, window, stride=1))
         return x.mean(dim=(2, 3, 4))
+
+
+def optimize_for_inference(model: InceptionI3d, *, channels_last: bool = True) -> InceptionI3d:
+    """A faster copy of ``model`` for inference (eval mode only; ``model`` itself is left as it is).
+
+    Each batch norm is folded into the convolution before it (``w * g / sqrt(var + eps)``, bias
+    ``b - mean * g / sqrt(var + eps)``, computed in float64), which removes a full pass over every
+    activation map; with ``channels_last`` the weights and inputs use ``torch.channels_last_3d``, the layout
+    oneDNN's 3D convolutions run fastest in on a CPU, and each conv + bias + ReLU is one oneDNN call where
+    this build has it. Together 1.6-2.4x the plain module's snippets/s on a CPU (docs/extraction.md).
+    Features match the plain module to ~1e-7 relative in float32.
+    """
+    fast = copy.deepcopy(model).eval()
+    fuse_relu = channels_last and _fused_relu_available()
+    for unit in fast.modules():
+        if not isinstance(unit, Unit3D) or unit.bn is None:
+            continue
+        conv, bn = unit.conv3d, unit.bn
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        bias = bn.bias.double() - bn.running_mean.double() * scale
+        if conv.bias is not None:
+            bias = bias + conv.bias.double() * scale
+        folded = nn.Conv3d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True
+        ).to(device=conv.weight.device, dtype=conv.weight.dtype)
+        with torch.no_grad():
+            folded.weight.copy_(conv.weight.double() * scale.view(-1, 1, 1, 1, 1))
+            folded.bias.copy_(bias)
+        unit.conv3d, unit.bn = folded, None
+        unit.fused = unit.relu and fuse_relu
+    if channels_last:
+        fast = fast.to(memory_format=torch.channels_last_3d)
+        fast.channels_last = True
+    return fast.requires_grad_(False)
 
 
 # -- weights ------------------------------------------------------------------------------------------------

@@ -85,25 +85,29 @@ def iter_frames(
             info = _info(container, stream)
             frame_len = 1.0 / info.native_fps if info.native_fps > 0 else step
             k = 0
-            prev: tuple[float, np.ndarray] | None = None
+            prev: tuple[float, av.VideoFrame] | None = None
+            image: np.ndarray | None = None  # prev converted, resized and cropped, once it is needed
             for frame in container.decode(stream):
                 t = _frame_time(frame, stream, prev, frame_len)
                 if prev is not None and t <= prev[0]:
                     continue  # duplicate or out-of-order timestamp: keep the first
-                image = _process(frame.to_ndarray(format="rgb24"), resize_short, crop)
                 if prev is not None:
                     boundary = 0.5 * (prev[0] + t)  # output times before the midpoint are nearer to prev
                     while k * step < boundary:
-                        yield k * step, prev[1]
+                        if image is None:  # converted when first used: frames the resampling drops never are
+                            image = _process(prev[1].to_ndarray(format="rgb24"), resize_short, crop)
+                        yield k * step, image
                         k += 1
-                prev = (t, image)
+                prev, image = (t, frame), None
+            if prev is not None and image is None:
+                image = _process(prev[1].to_ndarray(format="rgb24"), resize_short, crop)
         except av.FFmpegError as e:
             raise DataError(f"{path}: cannot decode video ({_reason(e)})") from None
-    if prev is None:
+    if prev is None or image is None:
         raise DataError(f"{path}: the video stream holds no decodable frame")
     end = prev[0] + frame_len
     while k * step < end - 1e-6:
-        yield k * step, prev[1]
+        yield k * step, image
         k += 1
 
 
@@ -151,7 +155,7 @@ def _info(container: av.container.InputContainer, stream: av.VideoStream) -> Vid
 
 
 def _frame_time(
-    frame: av.VideoFrame, stream: av.VideoStream, prev: tuple[float, np.ndarray] | None, frame_len: float
+    frame: av.VideoFrame, stream: av.VideoStream, prev: tuple[float, object] | None, frame_len: float
 ) -> float:
     """Presentation time of a frame relative to the stream start; frames without one follow the previous."""
     if frame.pts is None or stream.time_base is None:
