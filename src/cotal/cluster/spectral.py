@@ -51,8 +51,8 @@ class SpectralVideoClustering:
         auto_range: inclusive (min, max) C searched when ``n_clusters="auto"``; max is clipped to N - 2.
         dense_max_bytes: memory budget of the dense affinity for ``solver="auto"`` (default 4 GiB: N <= 23,170).
         sigma_pairs: random pairs used to estimate sigma on the sparse path.
-        knn: neighbour search of the sparse path: ``"exact"`` (faiss IndexFlatL2), ``"approximate"`` (faiss
-            PCA + IVF) or ``"auto"`` (exact while N*N*D <= 2.5e11).
+        knn: neighbour search of the sparse path: ``"exact"`` (faiss IndexFlatL2), ``"approximate"``
+            (``cotal.cluster.knn.partition_knn``) or ``"auto"`` (exact while N*N*D <= 2.5e11).
 
     Attributes (after ``fit``):
         labels_: (N,) int64 cluster ids in [0, n_clusters_).
