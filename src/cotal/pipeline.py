@@ -47,7 +47,7 @@ from cotal.evaluate.formats import read_clusters, write_clusters, write_detectio
 from cotal.evaluate.run import run_evaluation
 from cotal.model import load_model
 from cotal.train import export_outputs, label_targets, load_outputs, save_outputs, train_model
-from cotal.train.distributed import barrier, dist_info
+from cotal.train.distributed import all_gather_objects, barrier, dist_info
 from cotal.utils.io import read_json, read_yaml, write_json
 from cotal.utils.outdir import path_inside, run_folder
 from cotal.utils.run import RunDir, RunLayout, get_logger, stage_timer
@@ -274,7 +274,8 @@ class Pipeline:
         (``silhouette`` and per-video ``confidence``).
         """
         path, info_path = self.layout.round_clusters(r), self.layout.clustering_info(r)
-        if path.exists() and info_path.exists():
+        # Rank 0's view decides for every rank: a rank that saw rank 0's fresh files would skip the barrier below.
+        if all_gather_objects(path.exists() and info_path.exists())[0]:
             assign = read_clusters(path)
             labels = np.array([assign[v] for v in self.train_ids], dtype=np.int64)
             fixed = self.cfg.pipeline.clusters

@@ -96,12 +96,18 @@ def clear_run_dir(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from cotal.pipeline import fit
     from cotal.report import print_summary, write_report_html
+    from cotal.train.distributed import dist_info
 
     cfg = resolve(args, args.data)
+    dist = dist_info()
     if args.overwrite:
+        if dist.enabled:  # every rank would delete --out while the others start writing into it
+            raise ConfigError("--overwrite under torchrun: delete the run directory before launching instead")
         clear_run_dir(Path(args.out))
     with console_log(not args.quiet):
         metrics = fit(args.data, args.out, cfg, progress=progress_enabled(args.quiet), argv=sys.argv)
+    if not dist.is_main:  # rank 0 holds the detection metrics and writes the report
+        return 0
     print_summary(metrics)
     if not args.no_report:
         print(f"report: {write_report_html(args.out, args.data)}")

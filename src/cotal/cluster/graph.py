@@ -7,12 +7,10 @@ scikit-learn's ``SpectralClustering(affinity='precomputed')`` the authors used.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
+from cotal.cluster.knn import partition_knn
 from cotal.errors import DataError
 from cotal.utils.deps import require
 
@@ -94,50 +92,42 @@ def knn_search(
     *,
     method: str = "auto",
     exact_max_cost: float = 2.5e11,
-    pca_dim: int = 128,
+    pca_dim: int | None = None,
     nprobe: int = 8,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """The ``n_neighbors`` nearest other descriptors of every descriptor (faiss, L2).
+    """The ``n_neighbors`` nearest other descriptors of every descriptor (L2).
 
-    ``method="auto"`` uses the exact ``IndexFlatL2`` while ``N * N * D <= exact_max_cost`` (its cost in
-    multiply-adds; the default keeps 10k x 2048 exact) and otherwise an inverted-file index
-    (``IVF{sqrt N},Flat``, searched with ``nprobe`` lists) over a PCA projection to ``pca_dim`` dimensions when
-    D is larger (principal axes from 5,000 sampled rows). The approximate index is deterministic (seeded
-    k-means training, exhaustive scan of the probed lists), unlike HNSW whose multi-threaded construction order
-    varies. Edge weights always use exact distances in the original space.
+    ``method="auto"`` uses the exact faiss ``IndexFlatL2`` while ``N * N * D <= exact_max_cost`` (its cost in
+    multiply-adds; the default keeps 10k x 2048 exact) and otherwise ``cotal.cluster.knn.partition_knn``: a
+    seeded k-means partition into ~sqrt(N) cells, each cell's rows searched exactly (one GEMM) among the rows
+    of its ``nprobe`` nearest cells. Deterministic; distances are exact in the original space either way.
 
     Args:
         x: (N, D) float32 C-contiguous descriptors.
         n_neighbors: k, at most N - 1.
         method: "auto", "exact" or "approximate".
         exact_max_cost: threshold on N*N*D for ``"auto"``.
-        pca_dim: projection size of the approximate search (only the search; weights use exact distances).
-        nprobe: inverted lists visited per query.
-        seed: seed of the PCA sample and the IVF training sample.
+        pca_dim: train and assign the approximate path's partition in a PCA projection to this many
+            dimensions (None: the full space; only the partition, never the distances).
+        nprobe: cells searched per cell, its own included (approximate path).
+        seed: seed of the partition's samples.
 
     Returns:
-        ``(d2, idx, used)``: (N, k) squared L2 distances in the original space (float64) and (N, k) int64
-        neighbour indices, -1 where the approximate search found fewer than k; ``used`` is "exact" or
+        ``(d2, idx, used)``: (N, k) squared L2 distances (float64, ascending) and (N, k) int64 neighbour
+        indices, -1 (distance inf) where the approximate search found fewer than k; ``used`` is "exact" or
         "approximate".
     """
-    faiss = require("faiss", "the sparse k-NN graph (large video sets)")
-
     n, d = x.shape
     k = n_neighbors
     used = method if method != "auto" else ("exact" if float(n) * n * d <= exact_max_cost else "approximate")
-    rng = np.random.default_rng(seed)
-    if used == "exact":
-        index, xs = faiss.IndexFlatL2(d), x
-    else:
-        xs = _pca_project(x, pca_dim, rng) if d > pca_dim else x
-        nlist = max(1, min(int(math.sqrt(n)), n // 39))  # faiss wants >= 39 training points per list
-        index = faiss.index_factory(xs.shape[1], f"IVF{nlist},Flat")
-        index.cp.seed = seed
-        index.train(xs[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))])  # a sample trains k-means
-        index.nprobe = min(nprobe, nlist)
-    index.add(xs)
-    dist, idx = index.search(xs, k + 1)
+    if used == "approximate":
+        d2, idx = partition_knn(x, k, nprobe=nprobe, pca_dim=pca_dim, seed=seed)
+        return d2, idx, used
+    faiss = require("faiss", "the sparse k-NN graph (large video sets)")
+    index = faiss.IndexFlatL2(d)
+    index.add(x)
+    dist, idx = index.search(x, k + 1)
     rows = np.arange(n)[:, None]
     valid = (idx >= 0) & (idx != rows)
     valid &= np.cumsum(valid, axis=1) <= k  # drop self, or the farthest when self was not returned
@@ -145,37 +135,9 @@ def knn_search(
     idx = np.take_along_axis(idx, order, axis=1).astype(np.int64)
     keep = np.take_along_axis(valid, order, axis=1)
     idx[~keep] = -1
-    if used == "exact":
-        d2 = np.maximum(np.take_along_axis(dist, order, axis=1).astype(np.float64), 0.0)
-    else:
-        d2 = _pair_sq_dists(x, idx)
+    d2 = np.maximum(np.take_along_axis(dist, order, axis=1).astype(np.float64), 0.0)
     d2[~keep] = np.inf
     return d2, idx, used
-
-
-def _pca_project(x: np.ndarray, dim: int, rng: np.random.Generator, sample: int = 5000) -> np.ndarray:
-    """(N, dim) float32 projection of ``x`` on the top ``dim`` principal axes of a random sample of rows."""
-    rows = x[np.sort(rng.choice(x.shape[0], min(x.shape[0], sample), replace=False))].astype(np.float64)
-    rows -= rows.mean(axis=0)
-    d = x.shape[1]
-    _, axes = scipy.linalg.eigh(rows.T @ rows, subset_by_index=[d - dim, d - 1], check_finite=False)
-    return np.ascontiguousarray(x @ axes.astype(np.float32))  # centring is irrelevant to L2 neighbours
-
-
-def _pair_sq_dists(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """(N, k) exact squared distances ||x_i - x_idx[i, m]||^2 (entries with idx -1 are garbage).
-
-    faiss' indexed pairwise kernel reads the rows in place: no (N, k, D) gather.
-    """
-    faiss = require("faiss", "the sparse k-NN graph (large video sets)")
-
-    n, k = idx.shape
-    rows = np.ascontiguousarray(np.repeat(np.arange(n, dtype=np.int64), k))
-    cols = np.ascontiguousarray(np.maximum(idx, 0).reshape(-1))
-    out = np.empty(n * k, dtype=np.float32)
-    ptr = faiss.swig_ptr
-    faiss.pairwise_indexed_L2sqr(x.shape[1], n * k, ptr(x), ptr(rows), ptr(x), ptr(cols), ptr(out))
-    return np.maximum(out.reshape(n, k).astype(np.float64), 0.0)
 
 
 def knn_affinity(d2: np.ndarray, idx: np.ndarray, sigma: float) -> sp.csr_matrix:
