@@ -34,9 +34,10 @@ def collate(
         if t.dim() != 2 or t.shape[0] == 0 or t.shape[1] != dim:
             raise DataError(f"collate: sequence {i} has shape {tuple(t.shape)}, expected (T>0, {dim})")
     lengths = torch.tensor([t.shape[0] for t in tensors])
-    x = torch.zeros(len(tensors), int(lengths.max()), dim, dtype=dtype, device=device)
-    for i, t in enumerate(tensors):
+    x = torch.empty(len(tensors), int(lengths.max()), dim, dtype=dtype, device=device)
+    for i, t in enumerate(tensors):  # zero only the padding: the input is the largest tensor of a step
         x[i, : t.shape[0]] = t.to(device=device, dtype=dtype)
+        x[i, t.shape[0] :] = 0
     mask = torch.arange(x.shape[1], device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)
     return x, mask
 
