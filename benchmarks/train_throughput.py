@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-len", type=int, default=750)
     p.add_argument("--in-dim", type=int, default=1024)
     p.add_argument("--num-classes", type=int, default=20)
-    p.add_argument("--chunk-cost", type=float, default=16.0, help="bucketing: cost of a chunk in padded snippets")
+    p.add_argument("--chunk-cost", type=float, default=64.0, help="bucketing: cost of a chunk in padded snippets")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", default=None, help="print a torch.profiler table for this mode and exit")
     p.add_argument("--profile-rows", type=int, default=25)
