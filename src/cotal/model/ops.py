@@ -68,20 +68,23 @@ class _ShiftSum(torch.autograd.Function):
         outs, col = [], 0
         for conv, act, bias in zip(convs, relu, biases, strict=True):
             out_ch, _, kernel = conv.weight.shape
-            y = z.new_empty(z.shape[0], steps, out_ch)
-            for k in range(kernel):
-                shift = _shift(conv, k, steps)
-                lo, hi = max(shift, 0), steps + min(shift, 0)  # y[t] += tap[t + shift] for t + shift in [lo, hi)
-                src = z[:, lo:hi, col + k * out_ch : col + (k + 1) * out_ch]
-                if k == 0:
-                    y[:, lo - shift : hi - shift].copy_(src)
-                    y[:, : lo - shift].zero_()
-                    y[:, hi - shift :].zero_()
-                else:
-                    y[:, lo - shift : hi - shift].add_(src)  # elsewhere this tap reads padding: y + 0 = y
+            if kernel == 1 and bias is not None:  # one pass instead of copy + add
+                y = torch.add(z[..., col : col + out_ch], bias)
+            else:
+                y = z.new_empty(z.shape[0], steps, out_ch)
+                for k in range(kernel):
+                    shift = _shift(conv, k, steps)
+                    lo, hi = max(shift, 0), steps + min(shift, 0)  # y[t] += tap[t + shift] for t + shift in [lo, hi)
+                    src = z[:, lo:hi, col + k * out_ch : col + (k + 1) * out_ch]
+                    if k == 0:
+                        y[:, lo - shift : hi - shift].copy_(src)
+                        y[:, : lo - shift].zero_()
+                        y[:, hi - shift :].zero_()
+                    else:
+                        y[:, lo - shift : hi - shift].add_(src)  # elsewhere this tap reads padding: y + 0 = y
+                if bias is not None:
+                    y.add_(bias)
             col += kernel * out_ch
-            if bias is not None:
-                y.add_(bias)
             if act:
                 y.relu_().mul_(m)
             outs.append(y)
@@ -97,11 +100,16 @@ class _ShiftSum(torch.autograd.Function):
         bias_grads, col = [], 0
         for conv, act, has_bias, g, y in zip(ctx.convs, ctx.relu, ctx.has_bias, grads, ctx.saved_tensors, strict=True):
             out_ch, _, kernel = conv.weight.shape
-            if act:  # y > 0 exactly where the ReLU passed and the mask is 1
-                g = torch.ops.aten.threshold_backward(g, y, 0)
+            center = gz[..., col + (kernel - 1) // 2 * out_ch : col + ((kernel - 1) // 2 + 1) * out_ch]  # shift 0
+            if act:  # y > 0 exactly where the ReLU passed and the mask is 1; written straight into its tap
+                g = torch.ops.aten.threshold_backward.grad_input(g, y, 0, grad_input=center)
+            else:
+                g = center.copy_(g)
             bias_grads.append(g.sum((0, 1)) if has_bias else None)
             for k in range(kernel):
                 shift = _shift(conv, k, steps)
+                if shift == 0:
+                    continue
                 lo, hi = max(shift, 0), steps + min(shift, 0)
                 tap = gz[..., col + k * out_ch : col + (k + 1) * out_ch]
                 tap[:, lo:hi].copy_(g[:, lo - shift : hi - shift])
