@@ -11,7 +11,10 @@ lengths (uniform in [--min-len, --max-len] snippets, features D = --in-dim). All
     mode "bucketed": the batch run as length-sorted chunks (cotal.train.batching.forward_bucketed).
 
 Snippets/s counts valid snippets only. "useful GFLOP/s" = FLOPs of the unpadded computation (counted with
-torch.utils.flop_counter.FlopCounterMode on the loop mode) / step time; padded modes do extra, wasted work.
+torch.utils.flop_counter.FlopCounterMode on the loop mode: forward, backward and the non-local attention, whose
+CPU kernel the counter does not know by itself) / step time; padded modes do extra, wasted work. The share of
+the matmul rate divides that by a 2048^3 float32 matmul measured in the same run (run with --threads 1 and 2).
+--profile MODE prints a torch.profiler table of 1 warm-up + --steps steps of that mode (no FLOP counting).
 
 Example (CPU): python benchmarks/train_throughput.py --steps 4 --threads 2
 GPU:           python benchmarks/train_throughput.py --device cuda --steps 20
