@@ -43,6 +43,8 @@ def test_same_convs_match_conv1d_with_gradients(steps: int) -> None:
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
+# The tracer's notes about shapes turned into constants: expected, as in cotal.train.onnx_export.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_same_convs_traced_path_is_bit_identical() -> None:
     """The plain path (used while tracing for ONNX) and the fused path give the very same bits."""
     convs = _convs(8)
