@@ -82,13 +82,13 @@ class _ShiftSum(torch.autograd.Function):
                         y[:, hi - shift :].zero_()
                     else:
                         y[:, lo - shift : hi - shift].add_(src)  # elsewhere this tap reads padding: y + 0 = y
-                if bias is not None:
-                    y.add_(bias)
+                if bias is not None:  # out of place where the bias promotes the dtype (autocast), like the plain y + b
+                    y = y.add_(bias) if bias.dtype == y.dtype else y + bias
             col += kernel * out_ch
             if act:
                 y.relu_().mul_(m)
             outs.append(y)
-        ctx.convs, ctx.relu, ctx.z_shape = convs, relu, z.shape
+        ctx.convs, ctx.relu, ctx.z_shape, ctx.z_dtype = convs, relu, z.shape, z.dtype
         ctx.has_bias = [b is not None for b in biases]
         ctx.save_for_backward(*[y if act else None for y, act in zip(outs, relu, strict=True)])
         return tuple(outs)
@@ -96,16 +96,18 @@ class _ShiftSum(torch.autograd.Function):
     @staticmethod
     def backward(ctx, *grads: Tensor) -> tuple:  # noqa: ANN001
         steps = ctx.z_shape[1]
-        gz = grads[0].new_empty(ctx.z_shape)
+        gz = grads[0].new_empty(ctx.z_shape, dtype=ctx.z_dtype)
         bias_grads, col = [], 0
         for conv, act, has_bias, g, y in zip(ctx.convs, ctx.relu, ctx.has_bias, grads, ctx.saved_tensors, strict=True):
             out_ch, _, kernel = conv.weight.shape
             center = gz[..., col + (kernel - 1) // 2 * out_ch : col + ((kernel - 1) // 2 + 1) * out_ch]  # shift 0
-            if act:  # y > 0 exactly where the ReLU passed and the mask is 1; written straight into its tap
+            if act and g.dtype == gz.dtype:  # y > 0 exactly where ReLU passed and the mask is 1; into its tap
                 g = torch.ops.aten.threshold_backward.grad_input(g, y, 0, grad_input=center)
-            else:
-                g = center.copy_(g)
+            elif act:
+                g = torch.ops.aten.threshold_backward(g, y, 0)
             bias_grads.append(g.sum((0, 1)) if has_bias else None)
+            if g is not center:
+                center.copy_(g)
             for k in range(kernel):
                 shift = _shift(conv, k, steps)
                 if shift == 0:
