@@ -11,7 +11,10 @@ lengths (uniform in [--min-len, --max-len] snippets, features D = --in-dim). All
     mode "bucketed": the batch run as length-sorted chunks (cotal.train.batching.forward_bucketed).
 
 Snippets/s counts valid snippets only. "useful GFLOP/s" = FLOPs of the unpadded computation (counted with
-torch.utils.flop_counter.FlopCounterMode on the loop mode) / step time; padded modes do extra, wasted work.
+torch.utils.flop_counter.FlopCounterMode on the loop mode: forward, backward and the non-local attention, whose
+CPU kernel the counter does not know by itself) / step time; padded modes do extra, wasted work. The share of
+the matmul rate divides that by a 2048^3 float32 matmul measured in the same run (run with --threads 1 and 2).
+--profile MODE prints a torch.profiler table of 1 warm-up + --steps steps of that mode (no FLOP counting).
 
 Example (CPU): python benchmarks/train_throughput.py --steps 4 --threads 2
 GPU:           python benchmarks/train_throughput.py --device cuda --steps 20
@@ -28,13 +31,22 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig, ModelConfig
 from cotal.train.batching import collate, collate_mask, forward_bucketed
 from cotal.train.sampler import ClusterBatchSampler, label_targets
 
 OUTPUT_NAMES = ("cas", "attention", "x_cs", "x_ca", "logits")
+
+# FlopCounterMode knows the CUDA attention kernels but not the CPU one, so the non-local block's two attention
+# matmuls (and their backward) would count as 0 FLOPs on CPU.
+CPU_SDPA_FLOPS = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v),
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: (
+        lambda grad_out, q, k, v, *a, **kw: sdpa_backward_flop_count(grad_out, q, k, v)
+    ),
+}
 
 
 def _sync(device: torch.device) -> None:
@@ -73,7 +85,9 @@ def forward_loop(model: CoAttentionModel, seqs: list[torch.Tensor]) -> tuple[CoA
     return out, collate_mask([s.shape[0] for s in seqs], device=seqs[0].device)
 
 
-def run_mode(mode: str, batches: list[dict], args: argparse.Namespace, device: torch.device) -> dict:
+def run_mode(
+    mode: str, batches: list[dict], args: argparse.Namespace, device: torch.device, count_flops: bool = True
+) -> dict:
     torch.manual_seed(args.seed)
     config = ModelConfig(in_dim=args.in_dim, num_classes=args.num_classes)
     model = CoAttentionModel(config).to(device).train()
@@ -104,14 +118,17 @@ def run_mode(mode: str, batches: list[dict], args: argparse.Namespace, device: t
         step(batch)
         _sync(device)
         times.append(time.perf_counter() - start)
-    with FlopCounterMode(display=False) as counter:
-        step(batches[-1])
+    flops = None
+    if count_flops:
+        with FlopCounterMode(display=False, custom_mapping=CPU_SDPA_FLOPS) as counter:
+            step(batches[-1])
+        flops = counter.get_total_flops()
     snippets = [sum(s.shape[0] for s in b["seqs"]) for b in batches[args.warmup :]]
     return {
         "mode": mode,
         "step_s_median": float(np.median(times)),
         "snippets_per_s": float(np.sum(snippets) / np.sum(times)),
-        "gflop_last_batch": counter.get_total_flops() / 1e9,
+        "gflop_last_batch": flops / 1e9 if flops is not None else None,
         "snippets_last_batch": snippets[-1],
     }
 
@@ -145,7 +162,7 @@ def profile_mode(mode: str, batches: list[dict], args: argparse.Namespace, devic
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     sub = argparse.Namespace(**{**vars(args), "warmup": 1})
     with profile(activities=activities) as prof:
-        run_mode(mode, batches[:2], sub, device)
+        run_mode(mode, batches[: 1 + args.steps], sub, device, count_flops=False)
     sort = "cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=sort, row_limit=args.profile_rows))
 
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-len", type=int, default=750)
     p.add_argument("--in-dim", type=int, default=1024)
     p.add_argument("--num-classes", type=int, default=20)
-    p.add_argument("--chunk-cost", type=float, default=16.0, help="bucketing: cost of a chunk in padded snippets")
+    p.add_argument("--chunk-cost", type=float, default=64.0, help="bucketing: cost of a chunk in padded snippets")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", default=None, help="print a torch.profiler table for this mode and exit")
     p.add_argument("--profile-rows", type=int, default=25)

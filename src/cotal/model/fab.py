@@ -42,7 +42,7 @@ class NonLocalBlock1d(nn.Module):
         key_bias = torch.zeros_like(m).masked_fill(m == 0, float("-inf")).transpose(1, 2).unsqueeze(1)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias, scale=1.0).squeeze(1)  # (B,T,I)
         (out,) = same_convs(y, [self.out])
-        return (x + out) * m
+        return out.add_(x).mul_(m)  # (x + out) * m without two more (B,T,C) tensors
 
 
 class FeatureAggregationBlock(nn.Module):
@@ -90,15 +90,14 @@ class FeatureAggregationBlock(nn.Module):
     def forward(self, x: Tensor, m: Tensor, extra: Sequence[nn.Conv1d] = ()) -> tuple[Tensor, list[Tensor]]:
         """x (B,T,C_in) base features (0 on padding), m (B,T,1) -> X_cs (B,T,out_dim) and the ``extra`` outputs.
 
-        Outputs are 0 on padding (``extra`` outputs are raw conv outputs: the caller applies its activation
-        and mask).
+        Outputs are 0 on padding; ``extra`` outputs are ``relu(conv(x)) * m`` like the branches (ReLU, bias and
+        mask fused into the convolution, see :func:`cotal.model.ops.same_convs`).
         """
         convs = [self.global_in, *self.pyramid, *([self.temporal] if self.temporal is not None else []), *extra]
-        outs = same_convs(x, convs)
-        glob = self.nonlocal_block(F.relu(outs[0]) * m, m)
-        local = F.relu(torch.cat(outs[1 : len(convs) - len(extra)], dim=-1)) * m
+        outs = same_convs(x, convs, m, relu=[True] * len(convs))
+        glob = self.nonlocal_block(outs[0], m)
+        local = torch.cat(outs[1 : len(convs) - len(extra)], dim=-1)
         feats = torch.cat([glob, local], dim=-1)
         if self.fuse is not None:
-            (fused,) = same_convs(feats, [self.fuse])
-            feats = F.relu(fused) * m
+            (feats,) = same_convs(feats, [self.fuse], m, relu=[True])
         return feats, outs[len(convs) - len(extra) :]

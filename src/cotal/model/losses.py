@@ -161,9 +161,11 @@ class CoAttentionLoss(nn.Module):
         l_cls = classification_loss(out.logits, targets, cfg.reduction)
         sel = torch.nonzero(groups >= 0).squeeze(1)
         g = groups[sel]
-        j, b = action_background_features(out.cas[sel], out.x_cs[sel], mask[sel], g)
+        # index_select, not x[sel]: its backward is an index_add instead of a serial accumulating index_put.
+        rows = {name: getattr(out, name).index_select(0, sel) for name in ("cas", "x_cs", "x_ca", "attention")}
+        j, b = action_background_features(rows["cas"], rows["x_cs"], mask[sel], g)
         l_abs = abs_loss(j, b, g, theta=cfg.theta, tau1=cfg.tau1, tau2=cfg.tau2, reduction=cfg.reduction)
-        h = class_agnostic_features(out.x_ca[sel], out.attention[sel])
+        h = class_agnostic_features(rows["x_ca"], rows["attention"])
         l_trip = triplet_loss(h, g, margin=cfg.margin, reduction=cfg.reduction)
         total = l_cls + cfg.alpha * l_trip + cfg.beta * l_abs
         terms = {"cls": l_cls, "abs": l_abs, "trip": l_trip, "total": total}

@@ -34,9 +34,10 @@ def collate(
         if t.dim() != 2 or t.shape[0] == 0 or t.shape[1] != dim:
             raise DataError(f"collate: sequence {i} has shape {tuple(t.shape)}, expected (T>0, {dim})")
     lengths = torch.tensor([t.shape[0] for t in tensors])
-    x = torch.zeros(len(tensors), int(lengths.max()), dim, dtype=dtype, device=device)
-    for i, t in enumerate(tensors):
+    x = torch.empty(len(tensors), int(lengths.max()), dim, dtype=dtype, device=device)
+    for i, t in enumerate(tensors):  # zero only the padding: the input is the largest tensor of a step
         x[i, : t.shape[0]] = t.to(device=device, dtype=dtype)
+        x[i, t.shape[0] :] = 0
     mask = torch.arange(x.shape[1], device=device).unsqueeze(0) < lengths.to(device).unsqueeze(1)
     return x, mask
 
@@ -82,12 +83,13 @@ def crop_sequence(
 
 
 def plan_buckets(
-    lengths: Sequence[int], *, chunk_cost: float = 16.0, max_chunks: int | None = None
+    lengths: Sequence[int], *, chunk_cost: float = 64.0, max_chunks: int | None = None
 ) -> list[np.ndarray]:
     """Split a batch into length-sorted chunks minimising ``sum(chunk size * chunk max length) + chunk_cost * chunks``.
 
-    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (a few dozen on CPU;
-    large on a GPU, where one padded batch is usually best). Exact dynamic programme over the sorted lengths,
+    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (64 by default, the best
+    of 16-256 on a 2-core CPU with 1 and 2 threads in benchmarks/train_throughput.py; large on a GPU, where one
+    padded batch is usually best). Exact dynamic programme over the sorted lengths,
     O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -140,7 +142,7 @@ def forward_bucketed(
     model: CoAttentionModel,
     seqs: Sequence[np.ndarray | Tensor],
     *,
-    chunk_cost: float = 16.0,
+    chunk_cost: float = 64.0,
     max_chunks: int | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
@@ -154,21 +156,41 @@ def forward_bucketed(
     chunks = plan_buckets(lengths, chunk_cost=chunk_cost, max_chunks=max_chunks)
     if len(chunks) == 1:
         return model(*collate(seqs, dtype=dtype, device=device)), collate_mask(lengths, device=device)
-    t_max = max(lengths)
     parts = []
     for idx in chunks:
         x, mask = collate([seqs[i] for i in idx], dtype=dtype, device=device)
         parts.append(model(x, mask))
-    inverse = torch.from_numpy(np.argsort(np.concatenate(chunks))).to(parts[0].logits.device)
-
-    def merge(name: str) -> Tensor:
-        tensors = [getattr(p, name) for p in parts]
-        if name != "logits":  # time-major outputs: zero-pad along T (outputs are already 0 on padding)
-            tensors = [torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, t_max - t.shape[1])) for t in tensors]
-        return torch.cat(tensors, dim=0).index_select(0, inverse)
-
-    out = CoAttentionOutput(**{name: merge(name) for name in ("cas", "attention", "x_cs", "x_ca", "logits")})
+    device = parts[0].logits.device
+    rows = tuple(torch.from_numpy(idx).to(device) for idx in chunks)
+    names = ("cas", "attention", "x_cs", "x_ca", "logits")
+    # Every output but the logits (B,C) is time-major.
+    merged = {n: _Merge.apply(len(lengths), rows, n != "logits", *(getattr(p, n) for p in parts)) for n in names}
+    out = CoAttentionOutput(**merged)
     return out, collate_mask(lengths, device=device)
+
+
+class _Merge(torch.autograd.Function):
+    """Chunk outputs (n_c, T_c, ...) -> one (B, T_max, ...) tensor, chunk c's videos at rows ``rows[c]``.
+
+    Written once into a zero tensor (outputs are already 0 on padding); the backward gathers each chunk's rows.
+    Autograd of pad + cat + index_select would copy every output three times and scatter the gradient back.
+    """
+
+    @staticmethod
+    def forward(ctx, batch: int, rows: tuple[Tensor, ...], timed: bool, *parts: Tensor) -> Tensor:  # noqa: ANN001
+        if timed:
+            out = parts[0].new_zeros(batch, max(p.shape[1] for p in parts), *parts[0].shape[2:])
+        else:
+            out = parts[0].new_empty(batch, *parts[0].shape[1:])
+        for idx, part in zip(rows, parts, strict=True):
+            (out.narrow(1, 0, part.shape[1]) if timed else out).index_copy_(0, idx, part)
+        ctx.rows, ctx.lengths = rows, [p.shape[1] if timed else None for p in parts]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple:  # noqa: ANN001
+        rows = zip(ctx.rows, ctx.lengths, strict=True)
+        return (None, None, None, *[(grad if t is None else grad.narrow(1, 0, t)).index_select(0, i) for i, t in rows])
 
 
 def collate_mask(lengths: Sequence[int], *, device: torch.device | str | None = None) -> Tensor:
