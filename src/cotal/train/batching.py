@@ -83,13 +83,14 @@ def crop_sequence(
 
 
 def plan_buckets(
-    lengths: Sequence[int], *, chunk_cost: float = 64.0, max_chunks: int | None = None
+    lengths: Sequence[int], *, chunk_cost: float = 16.0, max_chunks: int | None = None
 ) -> list[np.ndarray]:
     """Split a batch into length-sorted chunks minimising ``sum(chunk size * chunk max length) + chunk_cost * chunks``.
 
-    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (64 by default, the best
-    of 16-256 on a 2-core CPU with 1 and 2 threads in benchmarks/train_throughput.py; large on a GPU, where one
-    padded batch is usually best). Exact dynamic programme over the sorted lengths,
+    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (default 16: best under
+    contention; 64 was up to 1.26x faster on an idle 2-core CPU in benchmarks/train_throughput.py, but a new
+    default changes chunk shapes and so every trained model's last bits, docs/benchmarks.md; large on a GPU,
+    where one padded batch is usually best). Exact dynamic programme over the sorted lengths,
     O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -142,7 +143,7 @@ def forward_bucketed(
     model: CoAttentionModel,
     seqs: Sequence[np.ndarray | Tensor],
     *,
-    chunk_cost: float = 64.0,
+    chunk_cost: float = 16.0,
     max_chunks: int | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
