@@ -14,7 +14,7 @@ from cotal.data.fingerprint import check_run_data
 from cotal.errors import ConfigError, NumericalError
 from cotal.model import CoAttentionLoss, CoAttentionModel, load_model, save_model
 from cotal.train.checkpoint import CHECKPOINT
-from cotal.train.trainer import FINAL_MODEL, train_model
+from cotal.train.trainer import FINAL_MODEL, Trainer
 from cotal.utils.io import torch_save_atomic
 from tests.faults_helpers import one_line_error, run_cli, snapshot
 from tests.toy_data import write_toy_dataset
@@ -67,7 +67,7 @@ def test_a_non_finite_loss_stops_at_its_step_naming_videos_and_term(
     monkeypatch.setattr(CoAttentionLoss, "forward", diverging)
     run = tmp_path / "train"
     with pytest.raises(NumericalError, match=r"training step 2: loss term trip is not finite .*video_0") as err:
-        train_model(
+        Trainer(
             ds,
             ids,
             targets,
@@ -78,7 +78,7 @@ def test_a_non_finite_loss_stops_at_its_step_naming_videos_and_term(
             train_config=tiny_train_config(checkpoint_every=100),
             run_dir=run,
             progress=False,
-        )
+        ).fit()
     assert "\n" not in str(err.value)
     assert not (run / FINAL_MODEL).exists() and not (run / CHECKPOINT).exists()
 

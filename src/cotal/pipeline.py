@@ -46,7 +46,7 @@ from cotal.evaluate import clustering_metrics
 from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
 from cotal.evaluate.run import run_evaluation
 from cotal.model import load_model
-from cotal.train import export_outputs, label_targets, load_outputs, save_outputs, train_model
+from cotal.train import Trainer, export_outputs, label_targets, load_outputs, save_outputs
 from cotal.train.distributed import all_gather_objects, barrier, dist_info
 from cotal.utils.io import read_json, read_yaml, write_json
 from cotal.utils.outdir import path_inside, run_folder
@@ -353,7 +353,7 @@ class Pipeline:
                 if self.layout.model_file(r, name).exists():
                     models[name], _ = load_model(self.layout.model_file(r, name))
                 else:
-                    models[name] = train_model(
+                    models[name] = Trainer(
                         self.ds,
                         video_ids,
                         targets,
@@ -363,11 +363,10 @@ class Pipeline:
                         loss_config=self.cfg.loss,
                         train_config=tcfg,
                         run_dir=out_dir,
-                        resume=True,
                         progress=f"round {r}, {name} model" if self.progress else False,
                         init_state=previous[name].state_dict() if previous else None,
                         input_normalization=norm,
-                    )
+                    ).fit()
         return models
 
     def export(

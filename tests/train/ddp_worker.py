@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from cotal.data import FeatureDataset
-from cotal.train import train_model
+from cotal.train import Trainer
 from cotal.train.distributed import dist_info, teardown_distributed
 from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
@@ -20,7 +20,7 @@ def main() -> None:
     dataset, run_dir, out_dir = (Path(a) for a in sys.argv[1:4])
     ds = FeatureDataset(dataset)
     ids, _, targets, groups = gt_labels(ds)
-    model = train_model(
+    model = Trainer(
         ds,
         ids,
         targets,
@@ -31,7 +31,7 @@ def main() -> None:
         train_config=tiny_train_config(),
         run_dir=run_dir,
         progress=False,
-    )
+    ).fit()
     torch.save(model.state_dict(), out_dir / f"rank{dist_info().rank}.pt")
     teardown_distributed()
 

@@ -18,7 +18,7 @@ from cotal.model import CoAttentionModel
 from cotal.train.checkpoint import CHECKPOINT
 from cotal.train.distributed import DistInfo, dist_info, setup_distributed
 from cotal.train.log import LOG_CSV
-from cotal.train.trainer import FINAL_MODEL, train_model
+from cotal.train.trainer import FINAL_MODEL, Trainer
 from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 HERE = Path(__file__).parent
@@ -46,18 +46,22 @@ def test_two_processes_match_a_single_process(toy_dataset: Path, tmp_path: Path)
     # The global batch, crops and loss are the same as in one process: only float summation order differs.
     ds = FeatureDataset(toy_dataset)
     ids, _, targets, groups = gt_labels(ds)
-    single = train_model(
-        ds,
-        ids,
-        targets,
-        groups,
-        stream="rgb",
-        model_config=tiny_model_config(dropout=0.0),
-        loss_config=default_loss(),
-        train_config=tiny_train_config(),
-        run_dir=tmp_path / "single",
-        progress=False,
-    ).state_dict()
+    single = (
+        Trainer(
+            ds,
+            ids,
+            targets,
+            groups,
+            stream="rgb",
+            model_config=tiny_model_config(dropout=0.0),
+            loss_config=default_loss(),
+            train_config=tiny_train_config(),
+            run_dir=tmp_path / "single",
+            progress=False,
+        )
+        .fit()
+        .state_dict()
+    )
     for key in single:
         torch.testing.assert_close(rank0[key], single[key], rtol=1e-4, atol=1e-5, msg=key)
     torch.manual_seed(0)  # the trainer's initial weights (seed 0): training must have moved them

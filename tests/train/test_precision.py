@@ -20,7 +20,7 @@ from cotal.features.i3d import InceptionI3d
 from cotal.model import CoAttentionLoss, CoAttentionModel, LossConfig, ModelConfig
 from cotal.train.batching import collate
 from cotal.train.log import LOG_CSV
-from cotal.train.trainer import train_model
+from cotal.train.trainer import Trainer
 from cotal.utils.precision import autocast
 from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
@@ -74,11 +74,11 @@ def test_model_outputs_and_losses_bf16_close_to_float32():
 
 def _first_losses(ds: FeatureDataset, run_dir: Path, precision: str) -> np.ndarray:
     ids, _, targets, groups = gt_labels(ds)
-    train_model(
+    Trainer(
         ds, ids, targets, groups, stream="rgb", model_config=tiny_model_config(dropout=0.0),
         loss_config=default_loss(), train_config=tiny_train_config(epochs=2, precision=precision),
         run_dir=run_dir, progress=False,
-    )  # fmt: skip
+    ).fit()  # fmt: skip
     with open(run_dir / LOG_CSV, newline="") as fh:
         return np.array([float(row["total"]) for row in csv.DictReader(fh)])
 

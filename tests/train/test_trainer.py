@@ -17,13 +17,13 @@ from cotal.train.checkpoint import CHECKPOINT
 from cotal.train.config import TrainConfig
 from cotal.train.export import export_outputs
 from cotal.train.log import LOG_CSV
-from cotal.train.trainer import FINAL_MODEL, _Trainer, train_model
+from cotal.train.trainer import FINAL_MODEL, Trainer
 from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
 
 
 def _fit(ds: FeatureDataset, run_dir: Path, **overrides: object) -> torch.nn.Module:
     ids, _, targets, groups = gt_labels(ds)
-    return train_model(
+    return Trainer(
         ds,
         ids,
         targets,
@@ -34,7 +34,7 @@ def _fit(ds: FeatureDataset, run_dir: Path, **overrides: object) -> torch.nn.Mod
         train_config=tiny_train_config(**overrides),
         run_dir=run_dir,
         progress=False,
-    )
+    ).fit()
 
 
 def _read_log(run_dir: Path) -> list[dict[str, float]]:
@@ -66,7 +66,7 @@ def test_loss_decreases_and_log_is_written(toy_dataset: Path, tmp_path: Path) ->
 def test_weakly_supervised_training_fits_video_labels(toy_dataset: Path, tmp_path: Path) -> None:
     ds = FeatureDataset(toy_dataset)
     ids, labels, targets, groups = gt_labels(ds)
-    model = train_model(
+    model = Trainer(
         ds,
         ids,
         targets,
@@ -77,7 +77,7 @@ def test_weakly_supervised_training_fits_video_labels(toy_dataset: Path, tmp_pat
         train_config=tiny_train_config(epochs=30, lr=1e-2, checkpoint_every=1000, log_every=1000),
         run_dir=tmp_path / "run",
         progress=False,
-    )
+    ).fit()
     outputs = export_outputs(model, ds, ids, "rgb")
     predicted = np.array([outputs[v]["probs"].argmax() for v in ids])
     assert (predicted == labels).mean() >= 8 / 9
@@ -90,14 +90,14 @@ def test_resume_after_crash_reaches_the_same_weights(
     # 9 training videos, batch 6: 2 steps per epoch, 8 steps; checkpoints at steps 3, 6, 8; dropout is on.
     straight = _fit(ds, tmp_path / "straight")
 
-    step = _Trainer._train_step
+    step = Trainer._train_step
 
-    def crash_at_5(self: _Trainer, *args: object) -> object:
+    def crash_at_5(self: Trainer, *args: object) -> object:
         if self.step == 5:
             raise KeyboardInterrupt
         return step(self, *args)
 
-    monkeypatch.setattr(_Trainer, "_train_step", crash_at_5)
+    monkeypatch.setattr(Trainer, "_train_step", crash_at_5)
     with pytest.raises(KeyboardInterrupt):
         _fit(ds, tmp_path / "crashed")
     assert torch.load(tmp_path / "crashed" / CHECKPOINT, weights_only=True)["step"] == 3
@@ -124,18 +124,18 @@ def test_max_steps_then_resume_and_completed_run(toy_dataset: Path, tmp_path: Pa
         run_dir=tmp_path / "split",
         progress=False,
     )
-    train_model(ds, ids, targets, groups, max_steps=5, **common)
+    Trainer(ds, ids, targets, groups, **common).fit(max_steps=5)
     assert torch.load(tmp_path / "split" / CHECKPOINT, weights_only=True)["step"] == 5
-    resumed = train_model(ds, ids, targets, groups, **common)
+    resumed = Trainer(ds, ids, targets, groups, **common).fit()
     _assert_same_weights(straight, resumed)
     # A finished run resumes to its final weights without training again.
-    again = train_model(ds, ids, targets, groups, **common)
+    again = Trainer(ds, ids, targets, groups, **common).fit()
     _assert_same_weights(straight, again)
     # resume=False starts over and overwrites: stop early, the earlier run's model.pt must be gone.
-    train_model(ds, ids, targets, groups, resume=False, max_steps=2, **common)
+    Trainer(ds, ids, targets, groups, **common).fit(resume=False, max_steps=2)
     assert not (tmp_path / "split" / FINAL_MODEL).exists()
     assert [r["step"] for r in _read_log(tmp_path / "split")] == [2]
-    fresh = train_model(ds, ids, targets, groups, **common)
+    fresh = Trainer(ds, ids, targets, groups, **common).fit()
     _assert_same_weights(straight, fresh)
     _assert_same_weights(straight, load_model(tmp_path / "split" / FINAL_MODEL)[0])
 
@@ -167,7 +167,7 @@ def test_checkpoint_and_model_load_with_weights_only(toy_dataset: Path, tmp_path
 def test_joint_streams_train(toy_dataset: Path, tmp_path: Path) -> None:
     ds = FeatureDataset(toy_dataset)
     ids, _, targets, groups = gt_labels(ds)
-    model = train_model(
+    model = Trainer(
         ds,
         ids,
         targets,
@@ -178,7 +178,7 @@ def test_joint_streams_train(toy_dataset: Path, tmp_path: Path) -> None:
         train_config=tiny_train_config(epochs=1),
         run_dir=tmp_path / "run",
         progress=False,
-    )
+    ).fit()
     assert model.config.in_dim == 16
 
 
@@ -201,7 +201,7 @@ def test_bad_inputs_raise_clear_errors(toy_dataset: Path, tmp_path: Path, change
     args = dict(video_ids=ids, targets=targets, groups_of_video=groups, model_config=tiny_model_config())
     change(args)
     with pytest.raises(error, match=match):
-        train_model(
+        Trainer(
             ds,
             args["video_ids"],
             args["targets"],
@@ -211,7 +211,7 @@ def test_bad_inputs_raise_clear_errors(toy_dataset: Path, tmp_path: Path, change
             loss_config=default_loss(),
             train_config=tiny_train_config(),
             run_dir=tmp_path / "run",
-        )
+        ).fit()
 
 
 def test_missing_video_and_stream_name_the_culprit(toy_dataset: Path, tmp_path: Path) -> None:
@@ -220,9 +220,9 @@ def test_missing_video_and_stream_name_the_culprit(toy_dataset: Path, tmp_path: 
     (toy_dataset / "rgb" / f"{ids[1]}.npy").unlink()
     kwargs = dict(loss_config=default_loss(), train_config=tiny_train_config(), run_dir=tmp_path / "run")
     with pytest.raises(DataError, match=ids[1]):
-        train_model(ds, ids, targets, groups, stream="rgb", model_config=tiny_model_config(), **kwargs)
+        Trainer(ds, ids, targets, groups, stream="rgb", model_config=tiny_model_config(), **kwargs).fit()
     with pytest.raises(DataError, match="depth"):
-        train_model(ds, ids, targets, groups, stream="depth", model_config=tiny_model_config(), **kwargs)
+        Trainer(ds, ids, targets, groups, stream="depth", model_config=tiny_model_config(), **kwargs).fit()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Training of the co-attention model: batching, sampling, the (distributed) training loop and output export.
 
-Train with :func:`train_model`; the model file it writes loads with :func:`cotal.model.load_model`.
+Train with ``Trainer(...).fit()``; the model file it writes loads with :func:`cotal.model.load_model`.
 
 Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.train.config`` does not
 pull in PyTorch or SciPy.
@@ -12,6 +12,7 @@ from cotal.utils.lazy import lazy_exports
 
 _SOURCES = {
     "ClusterBatchSampler": "cotal.train.sampler",
+    "Trainer": "cotal.train.trainer",
     "TrainConfig": "cotal.train.config",
     "collate": "cotal.train.batching",
     "crop_indices": "cotal.train.batching",
@@ -20,12 +21,12 @@ _SOURCES = {
     "label_targets": "cotal.train.sampler",
     "load_outputs": "cotal.train.export",
     "save_outputs": "cotal.train.export",
-    "train_model": "cotal.train.trainer",
 }
 
 __all__ = [
     "ClusterBatchSampler",
     "TrainConfig",
+    "Trainer",
     "collate",
     "crop_indices",
     "crop_sequence",
@@ -33,7 +34,6 @@ __all__ = [
     "label_targets",
     "load_outputs",
     "save_outputs",
-    "train_model",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

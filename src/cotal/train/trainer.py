@@ -51,24 +51,10 @@ from cotal.utils.precision import autocast
 FINAL_MODEL = "model.pt"
 
 
-def train_model(
-    dataset: FeatureDataset,
-    video_ids: Sequence[str],
-    targets: np.ndarray,
-    groups_of_video: Sequence[Sequence[int]],
-    *,
-    stream: str | tuple[str, ...],
-    model_config: ModelConfig,
-    loss_config: LossConfig,
-    train_config: TrainConfig,
-    run_dir: str | Path,
-    resume: bool = True,
-    progress: bool | str = True,
-    max_steps: int | None = None,
-    init_state: dict[str, torch.Tensor] | None = None,
-    input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
-) -> CoAttentionModel:
-    """Train a co-attention model on training videos with (pseudo-)label distributions.
+class Trainer:
+    """One training run of a :class:`CoAttentionModel` on videos with (pseudo-)label distributions.
+
+    ``Trainer(...).fit()`` trains (or resumes) and returns the model; the arguments are checked here.
 
     Args:
         dataset: features (memory-mapped) of the videos.
@@ -79,36 +65,11 @@ def train_model(
         stream: one stream ("rgb"/"flow") or a tuple for a joint input (features concatenated in that order).
         model_config, loss_config, train_config: settings; ``model_config.in_dim`` must match the stream(s).
         run_dir: receives checkpoint.pt (every ``checkpoint_every`` steps), train_log.csv and model.pt.
-        resume: continue from ``run_dir/checkpoint.pt`` when it exists (same run only; else ConfigError).
-            The result equals that of an uninterrupted run.
         progress: show a tqdm bar (rank 0 only); a string also names the bar (e.g. "round 2, rgb model").
-        max_steps: stop after this update (checkpointing there) instead of the end, e.g. for a time limit.
         init_state: initial weights (a ``state_dict`` of the same architecture) instead of a random init.
         input_normalization: (shift, scale), two (in_dim,) arrays: the model standardises its input as
             ``(x - shift) * scale`` (training-set statistics, :mod:`cotal.data.normalize`); None: identity.
-
-    Returns:
-        The trained model (unwrapped from DDP) in eval mode, on the training device.
     """
-    trainer = _Trainer(
-        dataset,
-        video_ids,
-        targets,
-        groups_of_video,
-        stream=stream,
-        model_config=model_config,
-        loss_config=loss_config,
-        train_config=train_config,
-        run_dir=Path(run_dir),
-        progress=progress,
-        init_state=init_state,
-        input_normalization=input_normalization,
-    )
-    return trainer.fit(resume=resume, max_steps=max_steps)
-
-
-class _Trainer:
-    """The state of one training run (arguments as in :func:`train_model`); ``fit`` runs or resumes it."""
 
     def __init__(
         self,
@@ -121,16 +82,16 @@ class _Trainer:
         model_config: ModelConfig,
         loss_config: LossConfig,
         train_config: TrainConfig,
-        run_dir: Path,
-        progress: bool | str,
-        init_state: dict[str, torch.Tensor] | None,
-        input_normalization: tuple[np.ndarray, np.ndarray] | None,
+        run_dir: str | Path,
+        progress: bool | str = True,
+        init_state: dict[str, torch.Tensor] | None = None,
+        input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.dataset = dataset
         self.video_ids = list(video_ids)
         self.streams = (stream,) if isinstance(stream, str) else tuple(stream)
         self.config = train_config
-        self.run_dir = run_dir
+        self.run_dir = Path(run_dir)
         self.progress = progress
         self.targets = check_targets(targets, self.video_ids, model_config.num_classes)
         groups = check_groups(groups_of_video, self.video_ids, model_config.num_classes)
@@ -179,8 +140,14 @@ class _Trainer:
         """Learning rate of update ``step`` (0-based): ``lr`` then ``lr * lr_gamma`` from ``decay_step`` on."""
         return self.config.lr * (self.config.lr_gamma if step >= self.decay_step else 1.0)
 
-    def fit(self, resume: bool, max_steps: int | None) -> CoAttentionModel:
-        """Train to ``epochs`` (or stop after update ``max_steps``, checkpointing there); return the model."""
+    def fit(self, resume: bool = True, max_steps: int | None = None) -> CoAttentionModel:
+        """Train to ``epochs``; return the model (unwrapped from DDP) in eval mode, on the training device.
+
+        Args:
+            resume: continue from ``run_dir/checkpoint.pt`` when it exists (same run only; else ConfigError).
+                The result equals that of an uninterrupted run.
+            max_steps: stop after this update (checkpointing there) instead of the end, e.g. for a time limit.
+        """
         # Dropout draws from torch's global generator: seed it inside fork_rng so the caller's state is untouched.
         with torch.random.fork_rng(devices=_cuda_devices(self.device)):
             torch.manual_seed(self.seed)
