@@ -8,6 +8,7 @@ from typing import Literal
 from cotal.utils.configs import check_choices
 
 Pooling = Literal["mean", "distinctive", "idf"]
+Solver = Literal["auto", "dense", "sparse"]
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ClusterConfig:
             badly hurt the THUMOS14-like one, whose long actions fill much of their videos.
     """
 
-    solver: Literal["auto", "dense", "sparse"] = "auto"
+    solver: Solver = "auto"
     n_init: int = 10
     n_neighbors: int = 30
     pooling: Pooling = "distinctive"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import scipy.linalg
@@ -24,10 +24,11 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
+from cotal.cluster.config import Solver
 from cotal.cluster.graph import dense_affinity, knn_affinity, knn_search, sampled_sigma
 from cotal.errors import ConfigError, DataError
 
-SOLVERS = ("auto", "dense", "sparse")
+SOLVERS = get_args(Solver)
 KNN_METHODS = ("auto", "exact", "approximate")
 
 # Up to this many nodes the eigenproblem is solved exactly with LAPACK (dense); beyond, with ARPACK.
@@ -80,7 +81,7 @@ class SpectralVideoClustering(ClusterMixin, BaseEstimator):
         self,
         n_clusters: int | Literal["auto"] = 20,
         *,
-        solver: Literal["auto", "dense", "sparse"] = "auto",
+        solver: Solver = "auto",
         n_neighbors: int = 30,
         n_init: int = 10,
         random_state: int | np.random.RandomState | None = 0,
