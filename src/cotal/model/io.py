@@ -6,12 +6,13 @@ PyTorch loads on the first save/load, so that the torch-free detection code can 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cotal.errors import DataError
+from cotal.errors import DataError, NumericalError
 from cotal.model.config import ModelConfig
 from cotal.utils.io import torch_load_safe, torch_save_atomic
 
@@ -25,8 +26,6 @@ OUTPUT_KEYS = ("cas", "attention", "probs")
 
 def save_model(path: str | Path, model: CoAttentionModel, *, streams: Sequence[str], step: int) -> None:
     """Write a trained model (config, weights, input streams) atomically; load with :func:`load_model`."""
-    from cotal.train.guards import check_finite_state
-
     cpu_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     check_finite_state(cpu_state, path, "save")
     torch_save_atomic(
@@ -44,7 +43,6 @@ def save_model(path: str | Path, model: CoAttentionModel, *, streams: Sequence[s
 def load_model(path: str | Path, device: str = "cpu") -> tuple[CoAttentionModel, tuple[str, ...]]:
     """Load a ``model.pt`` written by training (weights_only): returns (model in eval mode, input streams)."""
     from cotal.model.coattention import CoAttentionModel
-    from cotal.train.guards import check_finite_state
 
     state = torch_load_safe(path, map_location=device)
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
@@ -57,3 +55,15 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[CoAttentionModel,
     model.load_state_dict(weights)
     model.eval()
     return model, tuple(state["streams"])
+
+
+def check_finite_state(state: Mapping[str, object], path: str | os.PathLike, action: str) -> None:
+    """Raise :class:`NumericalError` if a model state to ``action`` ("save"/"load"/"resume") at ``path`` holds
+    NaN/Inf, and :class:`DataError` if it is not a mapping of tensors."""
+    import torch
+
+    if not isinstance(state, Mapping):
+        raise DataError(f"{path}: malformed model state (expected a mapping of tensors, got {type(state).__name__})")
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise NumericalError(f"{path}: refusing to {action} a model whose parameter {name!r} holds NaN/Inf")

@@ -21,8 +21,8 @@ from torch import Tensor
 
 from cotal.errors import ConfigError, DataError
 from cotal.model import LossConfig, ModelConfig
+from cotal.model.io import check_finite_state
 from cotal.train.config import TrainConfig
-from cotal.train.guards import check_finite_state
 from cotal.train.sampler import ClusterBatchSampler
 from cotal.utils.io import torch_load_safe, torch_save_atomic
 

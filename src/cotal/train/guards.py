@@ -1,18 +1,18 @@
-"""Numerical guards of training: a non-finite loss stops at its step, a non-finite model is never saved or resumed.
+"""Numerical guard of training: a non-finite loss stops at its step (a non-finite model is never saved, loaded or
+resumed either: :func:`cotal.model.io.check_finite_state`).
 
-Without them an overflow (e.g. finite features of 1e20 in float32) trains to NaN silently, saves an all-NaN
+Without these checks an overflow (e.g. finite features of 1e20 in float32) trains to NaN silently, saves an all-NaN
 model and surfaces much later as an error about whichever video detection happens to read first.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 
 import torch
 
-from cotal.errors import DataError, NumericalError
+from cotal.errors import NumericalError
 
 _SHOWN_VIDEOS = 5
 
@@ -33,20 +33,3 @@ def check_finite_loss(
 
 def _scalar(value: torch.Tensor | float) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-
-
-def nonfinite_tensor(state: Mapping[str, object]) -> str | None:
-    """Name of the first floating-point tensor of a state dict holding NaN/Inf (None when all are finite)."""
-    for name, value in state.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-            return name
-    return None
-
-
-def check_finite_state(state: Mapping[str, object], path: str | os.PathLike, action: str) -> None:
-    """Raise :class:`NumericalError` if a model state to ``action`` ("save"/"load") at ``path`` is not finite."""
-    if not isinstance(state, Mapping):
-        raise DataError(f"{path}: malformed model state (expected a mapping of tensors, got {type(state).__name__})")
-    name = nonfinite_tensor(state)
-    if name is not None:
-        raise NumericalError(f"{path}: refusing to {action} a model whose parameter {name!r} holds NaN/Inf")

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError
 from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig, ModelConfig, save_model
+from cotal.model.io import check_finite_state
 from cotal.train.batching import collate, crop_indices, forward_bucketed, pad_time
 from cotal.train.checkpoint import (
     CHECKPOINT,
@@ -42,7 +43,7 @@ from cotal.train.checkpoint import (
 )
 from cotal.train.config import TrainConfig
 from cotal.train.distributed import DistInfo, all_gather_objects, barrier, gather_outputs, setup_distributed
-from cotal.train.guards import check_finite_loss, check_finite_state
+from cotal.train.guards import check_finite_loss
 from cotal.train.inputs import check_groups, check_targets, feature_lengths
 from cotal.train.log import LOG_CSV, TrainLog
 from cotal.train.sampler import ClusterBatchSampler
