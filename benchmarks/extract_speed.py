@@ -15,6 +15,8 @@ The matmul rate is measured before and after each timing; a share divides by the
 machine wall-clock rates fall with the load, so each rate is also given per CPU-second this process (or the
 command) got ("cpu"): GFLOP per CPU-second over the matmul's GFLOP per CPU-second is the share that does
 not depend on what else runs (on an idle machine both shares agree).
+The network alone runs with the allocator setting the command applies (:func:`~cotal.utils.runtime.keep_freed_memory`,
+freed activations reused instead of faulted in again); ``--malloc-default`` measures it with glibc's defaults.
 ``--breakdown`` then also prints where the time of ``extract_features`` goes per stream (rgb, flow; with
 ``--flow-i3d`` also a flow I3D of random weights) on one copy of the clip.
 
@@ -41,6 +43,7 @@ import torch
 
 from cotal.features import ExtractConfig, InceptionI3d, extract_features
 from cotal.features.i3d import optimize_for_inference
+from cotal.utils.runtime import keep_freed_memory
 
 MATMUL_N = 2048
 
@@ -144,11 +147,16 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="also time the plain module (before optimisation)")
     parser.add_argument("--breakdown", action="store_true", help="also print the stages of rgb and flow")
     parser.add_argument("--flow-i3d", action="store_true", help="with --breakdown: also a flow I3D (random weights)")
+    parser.add_argument("--malloc-default", action="store_true", help="network alone with glibc's default allocator")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
+    kept = not args.malloc_default and keep_freed_memory()
     video = args.video or default_clip()
     threads = torch.get_num_threads()
-    print(f"clip: {video} x {args.copies}; device: {args.device}; torch threads: {threads}; load {os.getloadavg()}")
+    print(
+        f"clip: {video} x {args.copies}; device: {args.device}; torch threads: {threads}; "
+        f"freed memory kept (network alone): {kept}; load {os.getloadavg()}"
+    )
 
     rows: list[dict] = []
 

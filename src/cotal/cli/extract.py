@@ -7,6 +7,7 @@ import os
 
 from cotal.cli.options import STREAMS, add_quiet, add_streams, progress_enabled, streams_value
 from cotal.errors import ConfigError
+from cotal.utils.runtime import keep_freed_memory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.inputs:
         raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
+    keep_freed_memory()  # the network's activations are reused from call to call, not faulted in again
     if config.shard is None and _under_torchrun():
         report = extract_distributed(args.inputs, args.out, config)
         if report is None:  # not rank 0: rank 0 merges and reports for all

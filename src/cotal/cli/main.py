@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 
 from cotal import __version__
 from cotal.errors import CotalError
+from cotal.utils.runtime import prefer_passive_openmp
 
 # Order shown by `cotal --help`: the pipeline from raw videos to numbers.
 COMMANDS = ("demo", "extract", "synth", "data", "cluster", "fit", "detect", "eval", "report", "export")
@@ -101,19 +102,8 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def prefer_passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spin-waiting, unless the user chose a policy.
-
-    With the default (active) policy, PyTorch's worker threads spin between parallel regions; on a shared CPU
-    they burn the cores another process needs and a training step slows several-fold (docs/benchmarks.md,
-    ``benchmarks/thread_contention.py``). OpenMP reads the variable once, when PyTorch loads, so this runs
-    before any command module imports it.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    prefer_passive_openmp()
+    prefer_passive_openmp()  # before any command module loads torch
     try:
         parser = build_parser()  # light: each command imports its heavy modules when it runs
     except KeyboardInterrupt:
