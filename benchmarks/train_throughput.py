@@ -36,6 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig, ModelConfig
 from cotal.train.batching import collate, collate_mask, forward_bucketed
 from cotal.train.sampler import ClusterBatchSampler, label_targets
+from cotal.utils.precision import autocast
 
 OUTPUT_NAMES = ("cas", "attention", "x_cs", "x_ca", "logits")
 
@@ -97,13 +98,16 @@ def run_mode(
 
     def step(batch: dict) -> None:
         seqs = batch["seqs"]
-        if mode == "loop":
-            out, mask = forward_loop(model, seqs)
-        elif mode == "padded":
-            x, mask = collate(seqs, device=device)
-            out = model(x, mask)
-        else:
-            out, mask = forward_bucketed(model, seqs, chunk_cost=args.chunk_cost, device=device)
+        with autocast(device, args.precision):  # as the trainer: the forward pass only, losses in float32
+            if mode == "loop":
+                out, mask = forward_loop(model, seqs)
+            elif mode == "padded":
+                x, mask = collate(seqs, device=device)
+                out = model(x, mask)
+            else:
+                out, mask = forward_bucketed(model, seqs, chunk_cost=args.chunk_cost, device=device)
+        if args.precision != "float32":
+            out = CoAttentionOutput(**{n: getattr(out, n).float() for n in OUTPUT_NAMES})
         total, _ = loss_fn(out, mask, batch["targets"], batch["groups"])
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -180,8 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-len", type=int, default=750)
     p.add_argument("--in-dim", type=int, default=1024)
     p.add_argument("--num-classes", type=int, default=20)
-    p.add_argument("--chunk-cost", type=float, default=64.0, help="bucketing: cost of a chunk in padded snippets")
+    p.add_argument(
+        "--chunk-cost",
+        type=float,
+        default=16.0,
+        help="bucketing: cost of a chunk in padded snippets (the trainer's: 16)",
+    )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="float32", choices=["float32", "bf16"], help="train.precision of the step")
     p.add_argument("--profile", default=None, help="print a torch.profiler table for this mode and exit")
     p.add_argument("--profile-rows", type=int, default=25)
     p.add_argument("--json", default=None, help="also write the results to this file")
