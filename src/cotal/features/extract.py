@@ -252,7 +252,8 @@ def shard_ids(video_ids: Sequence[str], index: int, count: int) -> list[str]:
 
 class _Backbones:
     """The networks / descriptor of a run, loaded once (networks in their inference form, see
-    :func:`~cotal.features.i3d.optimize_for_inference`)."""
+    :func:`~cotal.features.i3d.optimize_for_inference`): the flow estimator when constructed, the networks by
+    :meth:`load_networks`."""
 
     def __init__(self, config: ExtractConfig) -> None:
         if config.device == "auto":
@@ -266,21 +267,25 @@ class _Backbones:
                 raise ConfigError("device 'cuda' requested but CUDA is not available")
         if self.device.type == "cuda" and self.device.index is None and os.environ.get("LOCAL_RANK"):
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # torchrun: one GPU per process
+        self.config = config
         self.precision = config.precision
         self.rgb: InceptionI3d | None = None
         self.flow_net: InceptionI3d | None = None
-        self.flow: FlowEstimator | None = None
+        self.flow = FlowEstimator(config.flow_method) if "flow" in config.streams else None
         self.descriptor = FlowDescriptor()
+        self.flow_by_network = "flow" in config.streams and bool(config.flow_weights)
+
+    def load_networks(self) -> None:
+        """Load the I3D networks (the decoder may already run: it needs only the flow estimator)."""
+        config = self.config
         # channels_last_3d is what oneDNN's 3D convolutions want; on CUDA the layout is left as it was (unmeasured)
         channels_last = self.device.type == "cpu"
         if "rgb" in config.streams:
             net = build_i3d(config.rgb_weights, in_channels=3)
             self.rgb = optimize_for_inference(net, channels_last=channels_last).to(self.device)
-        if "flow" in config.streams:
-            self.flow = FlowEstimator(config.flow_method)
-            if config.flow_weights:
-                net = build_i3d(config.flow_weights, in_channels=2)
-                self.flow_net = optimize_for_inference(net, channels_last=channels_last).to(self.device)
+        if self.flow_by_network:
+            net = build_i3d(config.flow_weights, in_channels=2)
+            self.flow_net = optimize_for_inference(net, channels_last=channels_last).to(self.device)
 
     def run(self, net: InceptionI3d, batch: np.ndarray, timings: dict[str, float]) -> np.ndarray:
         """(B, T, H, W, C) uint8 RGB (scaled to [-1, 1] here) or float flow input -> (B, 1024) float32."""
@@ -487,6 +492,9 @@ def _run_videos(
     current: _VideoStart | None = None
     feats: dict[str, list[np.ndarray]] = {}
     try:
+        t0 = time.perf_counter()
+        nets.load_networks()  # while the worker decodes the first batch
+        report.timings["load"] += time.perf_counter() - t0
         events = iter(prefetch)
         while True:
             t0 = time.perf_counter()
@@ -563,7 +571,7 @@ def _decode_video(
             snippets.rgb = np.stack(rgb_batch)
         if flow_batch:
             t0 = time.perf_counter()
-            if nets.flow_net is not None:
+            if nets.flow_by_network:
                 snippets.flow = flow_to_network_input(np.stack(flow_batch))
             else:
                 snippets.flow_features = np.stack([nets.descriptor(f) for f in flow_batch])
