@@ -9,7 +9,10 @@ Prints, each with ``os.getloadavg()`` at the time (on a shared machine only the 
 3. the whole ``cotal extract --streams rgb`` command (a new process: start-up, weight loading, decoding,
    writing included) on ``--copies`` copies of the clip (6 x bikes.mp4 = 60 s, 90 snippets): snippets/s,
    GFLOP/s, its share of the matmul rate and its ratio to the network alone (``vs_network``: snippets per
-   wall second; ``vs_network_cpu``: per CPU-second).
+   wall second; ``vs_network_cpu``: per CPU-second);
+4. decoding alone (PyAV decode, RGB conversion, resize and crop of the same videos, as the command does them)
+   in CPU-seconds, and the bound it sets: if the network's and the decoder's CPU-seconds were packed perfectly
+   onto the cores, with no start-up, the command could reach ``bound`` snippets/s (``bound_vs_network``).
 
 The matmul rate is measured before and after each timing; a share divides by their mean. On a shared
 machine wall-clock rates fall with the load, so each rate is also given per CPU-second this process (or the
@@ -43,6 +46,7 @@ import torch
 
 from cotal.features import ExtractConfig, InceptionI3d, extract_features
 from cotal.features.i3d import optimize_for_inference
+from cotal.features.video import iter_frames
 from cotal.utils.runtime import keep_freed_memory
 
 MATMUL_N = 2048
@@ -114,6 +118,16 @@ def command_rate(videos: Path, size: int, batch: int, device: str) -> tuple[floa
         cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
         snippets = sum(np.load(p, mmap_mode="r").shape[0] for p in Path(tmp, "rgb").iterdir())
     return snippets / seconds, snippets / cpu
+
+
+def decode_cpu_seconds(videos: Path, config: ExtractConfig) -> tuple[float, int]:
+    """CPU-seconds this process spends decoding, converting, resizing and cropping every frame of ``videos``,
+    and the number of snippets those frames make."""
+    start, snippets = time.process_time(), 0
+    for path in sorted(videos.iterdir()):
+        frames = iter_frames(path, fps=config.fps, resize_short=config.short_side, crop=config.size)
+        snippets += sum(1 for _ in frames) // config.stride
+    return time.process_time() - start, snippets
 
 
 def breakdown(video: Path, sizes: list[int], batch: int | None, device: str, flow_i3d: bool) -> None:
@@ -189,6 +203,14 @@ def main() -> None:
             command = side_by_side(command_rate, folder, size, batch, args.device)
             ratios = {"vs_network": command[0] / alone[0], "vs_network_cpu": command[1] / alone[1]}
             row("`cotal extract` command", size, command, gflop, **ratios)
+            decode, snippets = decode_cpu_seconds(folder, ExtractConfig(size=size))
+            network_cpu = snippets / alone[1]
+            bound = snippets / ((network_cpu + decode) / len(os.sched_getaffinity(0)))
+            rows.append({"what": "decode alone", "size": size, "decode_cpu_s": decode, "network_cpu_s": network_cpu,
+                         "bound": bound, "bound_vs_network": bound / alone[0]})  # fmt: skip
+            print(f"{'decode alone':24s} {size:4d} px  {decode:5.1f} CPU-s for {snippets} snippets (network: "
+                  f"{network_cpu:5.1f} CPU-s) -> bound {bound:5.2f} snippets/s = {bound / alone[0]:.2f} x the network "
+                  f"alone", flush=True)  # fmt: skip
         if args.breakdown:
             print("-- extract_features per stream (weights loading excluded; decode/flow overlap the network)")
             breakdown(video, args.sizes, args.batch, args.device, args.flow_i3d)
