@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -147,6 +148,33 @@ def test_resume_refuses_a_checkpoint_of_another_run(toy_dataset: Path, tmp_path:
         _fit(ds, tmp_path / "run", epochs=1, lr=1e-2)
     # Logging/checkpoint cadence does not change the trajectory, so it may differ.
     _fit(ds, tmp_path / "run", epochs=1, log_every=5, checkpoint_every=7)
+
+
+def test_chunk_cost_reaches_the_buckets_and_is_part_of_the_trajectory(
+    toy_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cotal.train.trainer as trainer_module
+
+    seen: list[float] = []
+    bucketed = trainer_module.forward_bucketed
+
+    def recording(*args: object, chunk_cost: float, **kwargs: object) -> object:
+        seen.append(chunk_cost)
+        return bucketed(*args, chunk_cost=chunk_cost, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "forward_bucketed", recording)
+    ds = FeatureDataset(toy_dataset)
+    _fit(ds, tmp_path / "run", epochs=1)
+    assert seen and set(seen) == {16.0}  # the default
+    saved = torch.load(tmp_path / "run" / CHECKPOINT, map_location="cpu", weights_only=True)["fingerprint"]
+    assert "chunk_cost" not in json.loads(saved)["train"]  # at its default, checkpoints of earlier code still match
+    with pytest.raises(ConfigError, match="train.chunk_cost"):  # another value is another trajectory
+        _fit(ds, tmp_path / "run", epochs=1, chunk_cost=64.0)
+    seen.clear()
+    _fit(ds, tmp_path / "other", epochs=1, chunk_cost=64.0)
+    assert set(seen) == {64.0}
+    with pytest.raises(ConfigError, match="chunk_cost"):
+        TrainConfig(chunk_cost=-1.0)
 
 
 def test_checkpoint_and_model_load_with_weights_only(toy_dataset: Path, tmp_path: Path) -> None:

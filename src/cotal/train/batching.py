@@ -87,11 +87,11 @@ def plan_buckets(
 ) -> list[np.ndarray]:
     """Split a batch into length-sorted chunks minimising ``sum(chunk size * chunk max length) + chunk_cost * chunks``.
 
-    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (default 16: best under
-    contention; 64 was up to 1.26x faster on an idle 2-core CPU in benchmarks/train_throughput.py, but a new
-    default changes chunk shapes and so every trained model's last bits, docs/benchmarks.md; large on a GPU,
-    where one padded batch is usually best). Exact dynamic programme over the sorted lengths,
-    O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
+    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (``train.chunk_cost``,
+    default 16: best under contention; 64 was up to 1.3x faster on an idle 2-core CPU in
+    benchmarks/train_throughput.py, but a new default changes chunk shapes and so every trained model's last
+    bits, docs/benchmarks.md; large on a GPU, where one padded batch is usually best). Exact dynamic
+    programme over the sorted lengths, O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.ndim != 1 or len(lengths) == 0 or (lengths <= 0).any():

@@ -31,6 +31,9 @@ CHECKPOINT_FORMAT = "cotal-train-checkpoint-v1"
 
 # Settings that do not change the trajectory: a run may resume with different values.
 _NON_TRAJECTORY = ("checkpoint_every", "log_every", "num_threads", "device")
+# Settings added after the first checkpoints were written, with the value earlier code used: left out of the
+# fingerprint at that value, so that those checkpoints still resume.
+_ADDED_LATER = {"precision": "float32", "chunk_cost": 16.0}
 
 
 def run_fingerprint(
@@ -53,9 +56,11 @@ def run_fingerprint(
     data = hashlib.sha256()
     data.update(json.dumps([list(video_ids), groups_of_video, list(streams)]).encode())
     data.update(np.ascontiguousarray(targets).tobytes())
-    train = {k: v for k, v in asdict(train_config).items() if k not in _NON_TRAJECTORY}
-    if train["precision"] == "float32":  # the default leaves the fingerprint of earlier checkpoints unchanged
-        del train["precision"]
+    train = {
+        k: v
+        for k, v in asdict(train_config).items()
+        if k not in _NON_TRAJECTORY and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
+    }
     init = None
     if init_state is not None:
         digest = hashlib.sha256()

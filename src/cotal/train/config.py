@@ -38,6 +38,11 @@ class TrainConfig:
         device: "cpu", "cuda" or "auto" (CUDA when available).
         precision: "float32" (default) or "bf16": the forward pass under bfloat16 autocast (weights, gradients,
             the optimiser and the losses stay float32); see ``cotal.utils.precision``.
+        chunk_cost: one process on a CPU runs each batch in length buckets
+            (:func:`cotal.train.batching.plan_buckets`); this is the cost of one more bucket in padded
+            snippets. Larger values make fewer, larger buckets: 64 trains ~1.3x faster on an idle 2-core CPU,
+            16 (the default) is best under contention; any change alters trained weights in the last bits
+            (docs/benchmarks.md). Not used on a GPU or with several processes (one padded batch).
     """
 
     epochs: int = 200
@@ -57,6 +62,7 @@ class TrainConfig:
     num_threads: int | None = None
     device: Literal["cpu", "cuda", "auto"] = "auto"
     precision: Literal["float32", "bf16"] = "float32"  # fp16 would need a gradient scaler
+    chunk_cost: float = 16.0
 
     def __post_init__(self) -> None:
         check_choices(self, "train")
@@ -71,7 +77,7 @@ class TrainConfig:
             )
         check_range(self, "train", ("lr",), low=0, low_open=True)
         check_range(self, "train", ("grad_clip",), low=0, low_open=True, optional=True)
-        check_range(self, "train", ("weight_decay",), low=0)
+        check_range(self, "train", ("weight_decay", "chunk_cost"), low=0)
         check_range(self, "train", ("lr_decay_at",), low=0, high=1)
         check_range(self, "train", ("lr_gamma",), low=0, high=1, low_open=True)
 

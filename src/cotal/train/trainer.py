@@ -200,7 +200,7 @@ class Trainer:
         with autocast(self.device, self.config.precision):
             if world == 1 and self.device.type == "cpu":
                 # One process on a CPU: length buckets beat one padded batch (benchmarks/train_throughput.py).
-                out, _ = forward_bucketed(self.net, seqs, device=self.device)
+                out, _ = forward_bucketed(self.net, seqs, chunk_cost=self.config.chunk_cost, device=self.device)
             else:
                 x, mask = pad_time(*collate(seqs), t_max)
                 out = self.net(x.to(self.device), mask.to(self.device))
