@@ -12,7 +12,7 @@ import torch
 
 from cotal.cli import extract as extract_cli
 from cotal.data import FeatureDataset, SnippetTiming, load_annotations
-from cotal.errors import ConfigError
+from cotal.errors import ConfigError, CotalError
 from cotal.features.extract import ExtractConfig, extract_features, find_videos, merge_outputs, shard_ids
 from cotal.features.flow import FlowDescriptor
 from cotal.features.i3d import build_i3d
@@ -93,6 +93,19 @@ def test_resume_skips_finished_videos_and_refuses_other_settings(tiny_videos: Pa
     with pytest.raises(ConfigError, match="fps=25.0, not 30.0"):
         extract_features([videos], out, ExtractConfig(streams=("flow",), fps=30.0, **FAST))
     assert extract_features([videos], out, ExtractConfig(streams=("flow",), fps=30.0, overwrite=True, **FAST)).ok
+
+
+def test_a_run_that_wrote_no_feature_does_not_bind_the_settings(tiny_videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "feats"
+    videos = tiny_videos / "videos"
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(CotalError, match="bad.pt"):
+        extract_features([videos], out, ExtractConfig(streams=("rgb",), rgb_weights=str(bad), **FAST))
+    assert not list(out.glob("*/*.npy")) and (out / "extraction.yaml").exists()
+    assert extract_features([videos], out, ExtractConfig(streams=("flow",), fps=30.0, **FAST)).ok  # not refused
+    with pytest.raises(ConfigError, match="fps=30.0, not 25.0"):  # now features exist, and they bind
+        extract_features([videos], out, ExtractConfig(streams=("flow",), **FAST))
 
 
 def test_shards_partition_the_videos_and_merge(tiny_videos: Path, tmp_path: Path) -> None:

@@ -718,9 +718,13 @@ def _refuse_foreign_dataset(out: Path) -> None:
 
 
 def _check_settings(out: Path, config: ExtractConfig) -> None:
+    """Refuse settings that differ from those of the features already in ``out``; record the settings.
+
+    Settings recorded by a run that wrote no feature (e.g. one whose weights failed to load) bind nothing.
+    """
     path = out / "extraction.yaml"
     wanted = config.feature_settings()
-    if path.exists() and not config.overwrite:
+    if path.exists() and not config.overwrite and _has_features(out):
         before = read_yaml(path) or {}
         changed = [k for k in wanted if k in before and before[k] != wanted[k]]
         if changed:
@@ -732,6 +736,10 @@ def _check_settings(out: Path, config: ExtractConfig) -> None:
         if before == wanted:
             return
     write_yaml(path, wanted)
+
+
+def _has_features(out: Path) -> bool:
+    return any(next((out / stream).glob("*.npy"), None) is not None for stream in ("rgb", "flow"))
 
 
 def _load_ground_truth(path: str | None) -> dict[str, Any]:
