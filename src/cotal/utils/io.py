@@ -169,6 +169,11 @@ def torch_load_safe(path: str | os.PathLike, map_location: str = "cpu") -> Any:
         raise DataError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # torch's first line would advise weights_only=False, which cotal never uses
+        raise DataError(
+            f"{path}: not a weights-only PyTorch checkpoint (a corrupt or foreign file, or one that holds objects "
+            "other than tensors, which cotal does not load)"
+        ) from None
     except Exception as e:  # torch raises a zoo of types for corrupt files
         raise DataError(f"{path}: cannot load checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
 
