@@ -31,8 +31,8 @@ def keep_freed_memory() -> bool:
 
     By default glibc gives every block above its mmap threshold (at most 32 MiB) pages of its own and unmaps
     them on free, so each network call on a batch of snippets has the kernel fault in and zero its
-    activations (~100 MiB each at 224 px) again: a quarter of extraction's time was system time
-    (docs/benchmarks.md). With mmap off and a 2 GiB trim threshold, freed activations are reused by the next
+    activations (~100 MiB each at 224 px) again: about a sixth of extraction's CPU time was system time
+    (docs/extraction.md). With mmap off and a 2 GiB trim threshold, freed activations are reused by the next
     call. Memory that was freed stays with the process, up to its peak, until it exits.
 
     Returns:
