@@ -19,7 +19,8 @@ machine wall-clock rates fall with the load, so each rate is also given per CPU-
 command) got ("cpu"): GFLOP per CPU-second over the matmul's GFLOP per CPU-second is the share that does
 not depend on what else runs (on an idle machine both shares agree).
 The network alone runs with the allocator setting the command applies (:func:`~cotal.utils.runtime.keep_freed_memory`,
-freed activations reused instead of faulted in again); ``--malloc-default`` measures it with glibc's defaults.
+freed activations reused instead of faulted in again) and, side by side, in a fresh interpreter on glibc's default
+allocator ("network alone, glibc default"), where the setting applies.
 ``--breakdown`` then also prints where the time of ``extract_features`` goes per stream (rgb, flow; with
 ``--flow-i3d`` also a flow I3D of random weights) on one copy of the clip.
 
@@ -105,6 +106,20 @@ def network_rate(net: InceptionI3d, size: int, batch: int, min_seconds: float) -
     return batch * wall, batch * cpu
 
 
+def batch_of(size: int, args: argparse.Namespace) -> int:
+    return ExtractConfig(size=size, batch_size=args.batch).batch
+
+
+def network_rate_default_malloc(size: int, args: argparse.Namespace) -> tuple[float, float]:
+    """:func:`network_rate` in a fresh interpreter that leaves glibc's allocator at its defaults."""
+    cmd = [sys.executable, __file__, "--network-only", str(size), "--seconds", str(args.seconds)]
+    if args.batch:
+        cmd += ["--batch", str(args.batch)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    wall, cpu = json.loads(out.strip().splitlines()[-1])
+    return wall, cpu
+
+
 def command_rate(videos: Path, size: int, batch: int, device: str) -> tuple[float, float]:
     """Snippets of the whole ``cotal extract --streams rgb`` command (start-up included) per wall second and
     per CPU-second of the command."""
@@ -161,10 +176,15 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="also time the plain module (before optimisation)")
     parser.add_argument("--breakdown", action="store_true", help="also print the stages of rgb and flow")
     parser.add_argument("--flow-i3d", action="store_true", help="with --breakdown: also a flow I3D (random weights)")
-    parser.add_argument("--malloc-default", action="store_true", help="network alone with glibc's default allocator")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    parser.add_argument("--network-only", type=int, default=None, help=argparse.SUPPRESS)  # the child's size
     args = parser.parse_args()
-    kept = not args.malloc_default and keep_freed_memory()
+    if args.network_only is not None:  # a fresh interpreter: the network alone on the allocator's defaults
+        size = args.network_only
+        rates = network_rate(optimize_for_inference(InceptionI3d().eval()), size, batch_of(size, args), args.seconds)
+        print(json.dumps(rates))
+        return
+    kept = keep_freed_memory()
     video = args.video or default_clip()
     threads = torch.get_num_threads()
     print(
@@ -194,12 +214,15 @@ def main() -> None:
         for i in range(args.copies):
             shutil.copy(video, folder / f"{video.stem}_{i}{video.suffix}")
         for size in args.sizes:
-            gflop, batch = snippet_gflop(size), ExtractConfig(size=size, batch_size=args.batch).batch
+            gflop, batch = snippet_gflop(size), batch_of(size, args)
             print(f"-- {size} px: {gflop:.1f} GFLOP per 16-frame snippet, batch {batch}", flush=True)
             if args.plain:
                 row("network, plain module", size, side_by_side(network_rate, net, size, batch, args.seconds), gflop)
             alone = side_by_side(network_rate, fast, size, batch, args.seconds)
             row("network alone", size, alone, gflop)
+            if kept:
+                default = side_by_side(network_rate_default_malloc, size, args)
+                row("network alone, glibc default", size, default, gflop, kept_vs_default=alone[0] / default[0])
             command = side_by_side(command_rate, folder, size, batch, args.device)
             ratios = {"vs_network": command[0] / alone[0], "vs_network_cpu": command[1] / alone[1]}
             row("`cotal extract` command", size, command, gflop, **ratios)
