@@ -14,11 +14,11 @@ from cotal.data.fingerprint import check_run_data
 from cotal.errors import ConfigError, NumericalError
 from cotal.model import CoAttentionLoss, CoAttentionModel, load_model, save_model
 from cotal.train.checkpoint import CHECKPOINT
-from cotal.train.trainer import FINAL_MODEL, Trainer
+from cotal.train.trainer import FINAL_MODEL
 from cotal.utils.io import torch_save_atomic
 from tests.faults_helpers import one_line_error, run_cli, snapshot
 from tests.toy_data import write_toy_dataset
-from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config  # noqa: E402
+from tests.train.train_helpers import tiny_model_config, toy_trainer  # noqa: E402
 
 TINY_FIT = [
     "--clusters", "2", "--rounds", "1", "--epochs", "1", "--quiet", "--set", "model.base_dim=16", "model.branch_dim=4",
@@ -53,7 +53,6 @@ def test_a_non_finite_loss_stops_at_its_step_naming_videos_and_term(
     data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = FeatureDataset(data)
-    ids, _, targets, groups = gt_labels(ds)
     forward, calls = CoAttentionLoss.forward, []
 
     def diverging(self, *args, **kwargs):
@@ -67,18 +66,7 @@ def test_a_non_finite_loss_stops_at_its_step_naming_videos_and_term(
     monkeypatch.setattr(CoAttentionLoss, "forward", diverging)
     run = tmp_path / "train"
     with pytest.raises(NumericalError, match=r"training step 2: loss term trip is not finite .*video_0") as err:
-        Trainer(
-            ds,
-            ids,
-            targets,
-            groups,
-            stream="rgb",
-            model_config=tiny_model_config(),
-            loss_config=default_loss(),
-            train_config=tiny_train_config(checkpoint_every=100),
-            run_dir=run,
-            progress=False,
-        ).fit()
+        toy_trainer(ds, run, checkpoint_every=100).fit()
     assert "\n" not in str(err.value)
     assert not (run / FINAL_MODEL).exists() and not (run / CHECKPOINT).exists()
 

@@ -11,27 +11,13 @@ from pathlib import Path
 import torch
 
 from cotal.data import FeatureDataset
-from cotal.train import Trainer
 from cotal.train.distributed import dist_info, teardown_distributed
-from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
+from tests.train.train_helpers import tiny_model_config, toy_trainer
 
 
 def main() -> None:
     dataset, run_dir, out_dir = (Path(a) for a in sys.argv[1:4])
-    ds = FeatureDataset(dataset)
-    ids, _, targets, groups = gt_labels(ds)
-    model = Trainer(
-        ds,
-        ids,
-        targets,
-        groups,
-        stream="rgb",
-        model_config=tiny_model_config(dropout=0.0),
-        loss_config=default_loss(),
-        train_config=tiny_train_config(),
-        run_dir=run_dir,
-        progress=False,
-    ).fit()
+    model = toy_trainer(FeatureDataset(dataset), run_dir, model_config=tiny_model_config(dropout=0.0)).fit()
     torch.save(model.state_dict(), out_dir / f"rank{dist_info().rank}.pt")
     teardown_distributed()
 

@@ -18,8 +18,8 @@ from cotal.model import CoAttentionModel
 from cotal.train.checkpoint import CHECKPOINT
 from cotal.train.distributed import DistInfo, dist_info, setup_distributed
 from cotal.train.log import LOG_CSV
-from cotal.train.trainer import FINAL_MODEL, Trainer
-from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
+from cotal.train.trainer import FINAL_MODEL
+from tests.train.train_helpers import tiny_model_config, toy_trainer
 
 HERE = Path(__file__).parent
 
@@ -44,21 +44,8 @@ def test_two_processes_match_a_single_process(toy_dataset: Path, tmp_path: Path)
         assert (tmp_path / "ddp_run" / name).is_file()
 
     # The global batch, crops and loss are the same as in one process: only float summation order differs.
-    ds = FeatureDataset(toy_dataset)
-    ids, _, targets, groups = gt_labels(ds)
     single = (
-        Trainer(
-            ds,
-            ids,
-            targets,
-            groups,
-            stream="rgb",
-            model_config=tiny_model_config(dropout=0.0),
-            loss_config=default_loss(),
-            train_config=tiny_train_config(),
-            run_dir=tmp_path / "single",
-            progress=False,
-        )
+        toy_trainer(FeatureDataset(toy_dataset), tmp_path / "single", model_config=tiny_model_config(dropout=0.0))
         .fit()
         .state_dict()
     )

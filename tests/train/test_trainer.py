@@ -19,23 +19,11 @@ from cotal.train.config import TrainConfig
 from cotal.train.export import export_outputs
 from cotal.train.log import LOG_CSV
 from cotal.train.trainer import FINAL_MODEL, Trainer
-from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config
+from tests.train.train_helpers import default_loss, gt_labels, tiny_model_config, tiny_train_config, toy_trainer
 
 
 def _fit(ds: FeatureDataset, run_dir: Path, **overrides: object) -> torch.nn.Module:
-    ids, _, targets, groups = gt_labels(ds)
-    return Trainer(
-        ds,
-        ids,
-        targets,
-        groups,
-        stream="rgb",
-        model_config=tiny_model_config(),
-        loss_config=default_loss(),
-        train_config=tiny_train_config(**overrides),
-        run_dir=run_dir,
-        progress=False,
-    ).fit()
+    return toy_trainer(ds, run_dir, **overrides).fit()
 
 
 def _read_log(run_dir: Path) -> list[dict[str, float]]:
@@ -66,18 +54,15 @@ def test_loss_decreases_and_log_is_written(toy_dataset: Path, tmp_path: Path) ->
 
 def test_weakly_supervised_training_fits_video_labels(toy_dataset: Path, tmp_path: Path) -> None:
     ds = FeatureDataset(toy_dataset)
-    ids, labels, targets, groups = gt_labels(ds)
-    model = Trainer(
+    ids, labels, _, _ = gt_labels(ds)
+    model = toy_trainer(
         ds,
-        ids,
-        targets,
-        groups,
-        stream="rgb",
+        tmp_path / "run",
         model_config=tiny_model_config(dropout=0.2),
-        loss_config=default_loss(),
-        train_config=tiny_train_config(epochs=30, lr=1e-2, checkpoint_every=1000, log_every=1000),
-        run_dir=tmp_path / "run",
-        progress=False,
+        epochs=30,
+        lr=1e-2,
+        checkpoint_every=1000,
+        log_every=1000,
     ).fit()
     outputs = export_outputs(model, ds, ids, "rgb")
     predicted = np.array([outputs[v]["probs"].argmax() for v in ids])
@@ -194,18 +179,8 @@ def test_checkpoint_and_model_load_with_weights_only(toy_dataset: Path, tmp_path
 
 def test_joint_streams_train(toy_dataset: Path, tmp_path: Path) -> None:
     ds = FeatureDataset(toy_dataset)
-    ids, _, targets, groups = gt_labels(ds)
-    model = Trainer(
-        ds,
-        ids,
-        targets,
-        groups,
-        stream=("rgb", "flow"),
-        model_config=tiny_model_config(in_dim=16),
-        loss_config=default_loss(),
-        train_config=tiny_train_config(epochs=1),
-        run_dir=tmp_path / "run",
-        progress=False,
+    model = toy_trainer(
+        ds, tmp_path / "run", stream=("rgb", "flow"), model_config=tiny_model_config(in_dim=16), epochs=1
     ).fit()
     assert model.config.in_dim == 16
 

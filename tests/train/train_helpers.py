@@ -1,8 +1,10 @@
-"""Shared helpers of the trainer tests: a tiny model and ground-truth video labels of the toy dataset."""
+"""Shared helpers of the trainer tests: a tiny model, ground-truth video labels of the toy dataset, and a trainer
+of both."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +12,7 @@ from cotal.data import FeatureDataset
 from cotal.model import LossConfig, ModelConfig
 from cotal.train.config import TrainConfig
 from cotal.train.sampler import label_targets
+from cotal.train.trainer import Trainer
 
 
 def tiny_model_config(in_dim: int = 8, num_classes: int = 3, dropout: float = 0.5) -> ModelConfig:
@@ -51,3 +54,27 @@ def gt_labels(dataset: FeatureDataset) -> tuple[list[str], np.ndarray, np.ndarra
 
 def default_loss() -> LossConfig:
     return LossConfig(alpha=0.5)
+
+
+def toy_trainer(
+    dataset: FeatureDataset,
+    run_dir: Path,
+    *,
+    stream: str | tuple[str, ...] = "rgb",
+    model_config: ModelConfig | None = None,
+    **train_overrides: object,
+) -> Trainer:
+    """A quiet trainer of the tiny model on the dataset's ground-truth labels (``train_overrides``: TrainConfig)."""
+    ids, _, targets, groups = gt_labels(dataset)
+    return Trainer(
+        dataset,
+        ids,
+        targets,
+        groups,
+        stream=stream,
+        model_config=model_config or tiny_model_config(),
+        loss_config=default_loss(),
+        train_config=tiny_train_config(**train_overrides),
+        run_dir=run_dir,
+        progress=False,
+    )
