@@ -113,3 +113,32 @@ def test_stream_models_are_independent_per_stream() -> None:
     assert all(p.grad is None for p in models["flow"].parameters())
     with pytest.raises(ConfigError, match="flow"):
         models({"rgb": x}, mask)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3, 0.7])
+def test_input_map_rounds_as_standardise_mask_then_drop_channels(p: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training input is ((x - shift) * scale * mask) * channel_dropout, in that order, bit for bit, for any p."""
+    import torch.nn.functional as F
+
+    import cotal.model.coattention as coattention
+
+    seen: list[torch.Tensor] = []
+    real = coattention.same_convs
+
+    def recording(h: torch.Tensor, *args: object, **kwargs: object) -> list[torch.Tensor]:
+        seen.append(h.detach().clone())
+        return real(h, *args, **kwargs)
+
+    monkeypatch.setattr(coattention, "same_convs", recording)
+    torch.manual_seed(0)
+    model = CoAttentionModel(ModelConfig(in_dim=64, num_classes=3, dropout=p)).train()
+    shift, scale = torch.randn(64), torch.rand(64) * 3 + 0.1
+    model.set_input_normalization(shift, scale)
+    x, mask = torch.randn(4, 50, 64), torch.ones(4, 50, dtype=torch.bool)
+    mask[1, 30:] = False
+    torch.manual_seed(1)
+    model(x, mask)
+    torch.manual_seed(1)
+    drop = F.dropout(torch.ones(4, 1, 64), p=p, training=True)
+    expected = (x - shift) * scale * mask.unsqueeze(-1).float() * drop
+    assert torch.equal(seen[0], expected)

@@ -105,13 +105,12 @@ class CoAttentionModel(nn.Module):
             raise ConfigError(f"model input has shape {tuple(x.shape)}, expected (B, T, {self.config.in_dim})")
         mask = check_mask(mask, x)
         m = mask.unsqueeze(-1).to(x.dtype)  # (B,T,1)
-        scale = self.input_scale
-        if self.training and self.config.dropout > 0:
-            # Drop whole input channels per video (Dropout2d on (B,D,T,1) in the authors' code), folded into the
-            # (B,1,D) scale: one pass less over the input (bit-identical for p = 0.5, whose 1/(1-p) = 2 is exact).
-            scale = scale * F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), p=self.config.dropout, training=True)
         # In place: each pass over the (B,T,D) input would otherwise allocate a fresh tensor as large as it.
-        h = (x - self.input_shift).mul_(scale).mul_(m)
+        h = (x - self.input_shift).mul_(self.input_scale).mul_(m)
+        if self.training and self.config.dropout > 0:
+            # Drop whole input channels per video (Dropout2d on (B,D,T,1) in the authors' code). Applied last, not
+            # folded into the scale: the product's rounding then does not depend on p.
+            h.mul_(F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), p=self.config.dropout, training=True))
         (base,) = same_convs(h, [self.base], m, relu=[True])
         x_cs, (x_ca,) = self.fab(base, m, extra=[self.att_branch])
         cas = self.cls_head(x_cs) * m
