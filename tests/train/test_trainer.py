@@ -126,6 +126,17 @@ def test_max_steps_then_resume_and_completed_run(toy_dataset: Path, tmp_path: Pa
     _assert_same_weights(straight, load_model(tmp_path / "split" / FINAL_MODEL)[0])
 
 
+def test_one_trainer_fitted_again_resumes_or_starts_over_exactly(toy_dataset: Path, tmp_path: Path) -> None:
+    ds = FeatureDataset(toy_dataset)
+    straight = _fit(ds, tmp_path / "straight")
+    trainer = toy_trainer(ds, tmp_path / "split")
+    first = trainer.fit(max_steps=5)
+    first_weights = {k: v.clone() for k, v in first.state_dict().items()}
+    _assert_same_weights(straight, trainer.fit())  # resumes from step 5: the sampler is replayed from its start
+    _assert_same_weights(straight, trainer.fit(resume=False))  # starts over from the initial weights
+    assert all(torch.equal(first.state_dict()[k], v) for k, v in first_weights.items())  # returned models stay
+
+
 def test_resume_refuses_a_checkpoint_of_another_run(toy_dataset: Path, tmp_path: Path) -> None:
     ds = FeatureDataset(toy_dataset)
     _fit(ds, tmp_path / "run", epochs=1)

@@ -121,11 +121,10 @@ def read_checkpoint(path: Path, fingerprint: dict[str, Any], device: torch.devic
     return state
 
 
-def replay_sampler(sampler: ClusterBatchSampler, steps: int) -> ClusterBatchSampler:
+def replay_sampler(sampler: ClusterBatchSampler, steps: int) -> None:
     """Advance a fresh sampler by ``steps`` batches: cheap numpy draws restore its stream without private state."""
     for _ in range(steps):
         sampler.sample()
-    return sampler
 
 
 def torch_rng_state(device: torch.device) -> dict[str, Tensor]:

@@ -48,8 +48,9 @@ from cotal.train.inputs import check_groups, check_targets, feature_lengths
 from cotal.train.log import LOG_CSV, TrainLog
 from cotal.train.sampler import ClusterBatchSampler
 from cotal.utils.precision import autocast
+from cotal.utils.run import MODEL_FILE
 
-FINAL_MODEL = "model.pt"
+FINAL_MODEL = MODEL_FILE
 
 
 class Trainer:
@@ -102,28 +103,13 @@ class Trainer:
         norm = None
         if input_normalization is not None:
             norm = tuple(torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in input_normalization)
-        self.model = _initial_model(model_config, train_config.seed, self.device, init_state, norm)
         self.seed = train_config.seed + self.dist.rank  # dropout's stream; differs across ranks' shards
         self.loss_fn = CoAttentionLoss(loss_config).to(self.device)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
-        )
-        self.net: torch.nn.Module = self.model
-        if self.dist.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
-        self.sampler = ClusterBatchSampler(
-            groups,
-            batch_size=train_config.batch_size,
-            clusters_per_batch=train_config.clusters_per_batch,
-            per_cluster=train_config.videos_per_cluster,
-            seed=train_config.seed,
-        )
+        self._initial = (model_config, init_state, norm, groups)
+        self._start()
         self.steps_per_epoch = len(self.sampler)
         self.total_steps = train_config.epochs * self.steps_per_epoch
         self.decay_step = round(train_config.lr_decay_at * self.total_steps)
-        self.step = 0
-        self.log = TrainLog(self.run_dir, writer=self.dist.is_main)
         self.fingerprint = run_fingerprint(
             video_ids=self.video_ids,
             groups_of_video=groups,
@@ -136,6 +122,27 @@ class Trainer:
             init_state=init_state,
             input_normalization=norm,
         )
+
+    def _start(self) -> None:
+        """The state before the first update (model, optimiser, sampler, log); every :meth:`fit` starts from it."""
+        model_config, init_state, norm, groups = self._initial
+        config = self.config
+        self.model = _initial_model(model_config, config.seed, self.device, init_state, norm)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.net: torch.nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.sampler = ClusterBatchSampler(
+            groups,
+            batch_size=config.batch_size,
+            clusters_per_batch=config.clusters_per_batch,
+            per_cluster=config.videos_per_cluster,
+            seed=config.seed,
+        )
+        self.step = 0
+        self.log = TrainLog(self.run_dir, writer=self.dist.is_main)
+        self._started = False
 
     def lr_at(self, step: int) -> float:
         """Learning rate of update ``step`` (0-based): ``lr`` then ``lr * lr_gamma`` from ``decay_step`` on."""
@@ -155,6 +162,9 @@ class Trainer:
             return self._fit(resume, max_steps)
 
     def _fit(self, resume: bool, max_steps: int | None) -> CoAttentionModel:
+        if self._started:  # an earlier fit moved the state on: start again (a checkpoint then restores it)
+            self._start()
+        self._started = True
         self._prepare_run_dir(resume)
         stop = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
         desc = self.progress if isinstance(self.progress, str) else "train"  # a string names the bar
@@ -249,7 +259,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             set_torch_rng_state(state["torch_rng"][self.dist.rank], self.device)
             self.step = int(state["step"])
-            self.sampler = replay_sampler(self.sampler, self.step)
+            replay_sampler(self.sampler, self.step)
             self.log.restore(state, self.step)
 
     def _save_checkpoint(self) -> None:
