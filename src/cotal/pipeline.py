@@ -43,6 +43,7 @@ from cotal.data.normalize import Normalization, fit_normalization, load_normaliz
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import clustering_metrics
+from cotal.evaluate.detection import detections_to_arrays
 from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
 from cotal.evaluate.run import run_evaluation
 from cotal.model import load_model
@@ -155,7 +156,7 @@ class Pipeline:
         self.cfg = config
         self.dist = dist_info()
         self.run = RunDir(run_dir, rank=self.dist.rank)
-        self.layout = RunLayout.of(run_dir)
+        self.layout = self.run.layout
         self.progress = progress
         self.log = get_logger()
         self.timings: dict[str, float] = {}
@@ -517,9 +518,10 @@ class Pipeline:
         kw = dict(tiou_thresholds=tious, video_ids=self.test_ids)
         if self.cfg.pipeline.supervision == "weak":
             return {"weak": run_evaluation(self.ds.annotations, detections, **kw).detection.to_json()}
+        arrays = detections_to_arrays(detections)  # converted once for both mappings
         return {
             method: run_evaluation(
-                self.ds.annotations, detections, train_assignments=assign, mapping=method, **kw
+                self.ds.annotations, arrays, train_assignments=assign, mapping=method, **kw
             ).detection.to_json()
             for method in ("soft", "hungarian")
         }

@@ -27,6 +27,7 @@ from cotal.errors import CotalError, DataError
 from cotal.model.coattention import CoAttentionModel
 from cotal.utils.deps import require
 from cotal.utils.io import atomic_write, read_json, write_json
+from cotal.utils.run import RunLayout
 
 TOLERANCE = 1e-4
 OPSET = 17
@@ -125,9 +126,10 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
 
     _require_onnx()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not (run_dir / "final.json").is_file():
-        raise DataError(f"{run_dir}: no final.json; is this a finished `cotal fit` run directory?")
-    final = read_json(run_dir / "final.json")
+    final_path = RunLayout(run_dir).final
+    if not final_path.is_file():
+        raise DataError(f"{run_dir}: no {final_path.name}; is this a finished `cotal fit` run directory?")
+    final = read_json(final_path)
     manifest: dict[str, Any] = {
         "run": str(run_dir.resolve()),
         "supervision": final["supervision"],

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import UMASK, read_json, write_json
+from cotal.utils.run import RunLayout
 
 MARKER = ".cotal.json"
 LOCK = ".cotal.lock"
@@ -93,10 +94,11 @@ def check_target(
 
 def _is_unmarked_run(folder: Path) -> bool:
     """A run folder written before the marker existed: config.yaml plus a run.json that cotal wrote."""
-    if not (folder / "config.yaml").is_file() or not (folder / "run.json").is_file():
+    layout = RunLayout(folder)
+    if not layout.config.is_file() or not layout.run_info.is_file():
         return False
     try:
-        run = read_json(folder / "run.json")
+        run = read_json(layout.run_info)
     except DataError:
         return False
     versions = run.get("versions") if isinstance(run, dict) else None

@@ -194,7 +194,7 @@ class RunDir:
 
     def __init__(self, path: str | Path, rank: int = 0) -> None:
         self.path = Path(path)
-        self.layout = RunLayout(self.path)
+        self.layout = RunLayout.of(self.path)  # an earlier run keeps its round numbering
         self.rank = rank
         if rank == 0:
             self.path.mkdir(parents=True, exist_ok=True)
