@@ -161,7 +161,7 @@ def run(
     print(
         f"N={x.shape[0]} D={x.shape[1]} C={model.n_clusters_} solver={model.solver_} knn={model.knn_} "
         f"wall={wall:.1f}s peak_rss={_rss_gib():.2f}GiB traced_peak={traced} "
-        f"sigma={model.affinity_sigma_:.4f} components={model.n_components_} "
+        f"sigma={model.affinity_sigma_:.4f} components={model.n_connected_components_} "
         f"ari_vs_truth={adjusted_rand_score(y, model.labels_):.3f} knn_recall={recall}",
         flush=True,
     )

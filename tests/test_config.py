@@ -52,6 +52,20 @@ def test_defaults_and_presets_resolve_as_before_the_redesign(name):
     assert yaml.safe_dump(now, sort_keys=True) == yaml.safe_dump(before, sort_keys=True)  # types too (0 vs 0.0)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("n_init", 0, "cluster.n_init must be an integer >= 1"),
+        ("n_neighbors", 2.5, "cluster.n_neighbors: expected an integer"),
+        ("codebook_size", 1, "cluster.codebook_size must be an integer >= 2"),
+        ("top_fraction", 0.0, r"cluster.top_fraction must be a number in \(0, 1\]"),
+    ],
+)
+def test_cluster_settings_are_range_checked_when_the_config_is_built(key, value, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, overrides={"cluster": {key: value}})
+
+
 def test_tiou_thresholds_are_the_evaluation_constants():
     assert load_config(None).pipeline.tiou_thresholds == THUMOS14_TIOU
     assert load_config("thumos14").pipeline.tiou_thresholds == THUMOS14_TIOU

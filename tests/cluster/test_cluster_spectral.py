@@ -167,6 +167,8 @@ def test_rejects_bad_descriptors() -> None:
         SpectralVideoClustering(n_clusters=2).fit(np.ones((10, 3)))
     with pytest.raises(DataError, match="needs at least"):
         SpectralVideoClustering(n_clusters="auto", auto_range=(5, 9)).fit(x[:6])
+    with pytest.raises(DataError, match="descriptors: .*inhomogeneous"):
+        SpectralVideoClustering(n_clusters=2).fit([[1.0, 2.0], [3.0]])
 
 
 # -- a scikit-learn estimator ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 import typing
 
 from cotal.cli.options import add_streams, streams_value
-from cotal.cluster.config import ClusterConfig
+from cotal.cluster.config import ClusterConfig, Solver
 from cotal.data.attention import load_attention
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import ConfigError, DataError
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--subset", help="subset to cluster (default: the dataset's train subset)")
     add_streams(p, "default: all present")
     defaults = ClusterConfig()  # the same defaults as `cotal fit`'s cluster section
-    solvers = typing.get_args(typing.get_type_hints(ClusterConfig)["solver"])
+    solvers = typing.get_args(Solver)
     p.add_argument("--solver", choices=solvers, default=defaults.solver, help="affinity graph")
     p.add_argument("--neighbors", type=int, default=defaults.n_neighbors, help="k of the k-NN graph (sparse solver)")
     p.add_argument("--auto-range", type=int, nargs=2, default=(2, 50), metavar=("MIN", "MAX"), help="C for 'auto'")

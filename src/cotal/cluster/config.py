@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cotal.utils.configs import check_choices
+from cotal.utils.configs import check_choices, check_range
 
 Pooling = Literal["mean", "distinctive", "idf"]
 Solver = Literal["auto", "dense", "sparse"]
@@ -43,3 +43,6 @@ class ClusterConfig:
 
     def __post_init__(self) -> None:
         check_choices(self, "cluster")
+        check_range(self, "cluster", ("n_init", "n_neighbors"), low=1, integer=True)
+        check_range(self, "cluster", ("codebook_size",), low=2, integer=True)
+        check_range(self, "cluster", ("top_fraction",), low=0, high=1, low_open=True)

@@ -26,7 +26,7 @@ from sklearn.utils.validation import validate_data
 
 from cotal.cluster.config import Solver
 from cotal.cluster.graph import dense_affinity, knn_affinity, knn_search, sampled_sigma
-from cotal.errors import ConfigError, DataError
+from cotal.errors import ConfigError, CotalError, DataError
 
 SOLVERS = get_args(Solver)
 KNN_METHODS = ("auto", "exact", "approximate")
@@ -178,10 +178,14 @@ class SpectralVideoClustering(ClusterMixin, BaseEstimator):
 
     def _check_x(self, X: np.ndarray) -> np.ndarray:
         """(N, D) C-contiguous float32/float64 X (copied only when needed); sets ``n_features_in_``."""
-        if not sp.issparse(X) and np.ndim(X) != 2:
-            raise DataError(f"descriptors must be a non-empty (N, D) array, got shape {np.shape(X)}")
-        try:  # scikit-learn's conversion and checks (dtype, empty, complex), as one-line DataErrors
+        # scikit-learn's conversion and checks (ragged, empty, complex) as one-line DataErrors; sparse or object
+        # input stays scikit-learn's TypeError, as its estimator checks require
+        try:
+            if not sp.issparse(X) and np.ndim(X) != 2:  # np.ndim itself fails on ragged rows
+                raise DataError(f"descriptors must be a non-empty (N, D) array, got shape {np.shape(X)}")
             x = validate_data(self, X, dtype=(np.float64, np.float32), order="C", ensure_all_finite=False)
+        except CotalError:
+            raise
         except ValueError as e:
             raise DataError(f"descriptors: {e}") from None
         if not np.isfinite(x).all():  # checked here to name the row
