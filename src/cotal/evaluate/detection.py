@@ -521,13 +521,11 @@ def evaluate_detections(
     order = _processing_order(p, len(gt.classes))
     p.video = p.video[order]  # one array at a time, each old one freed (bounded memory on huge inputs)
     p.cls = p.cls[order]
-    p.segments = p.segments[order]
-    p.scores = p.scores[order]
-    p.in_ambiguous = p.in_ambiguous[order]
+    p.segments = p.segments[order]  # the scores are not needed after ordering
     tp = _greedy_match(p.cls * len(gt.videos) + p.video, p.segments, gt.key, gt.segments, thr)
     counted = np.ones_like(tp)
     if ambiguous == "ignore_fp":
-        counted = tp | ~p.in_ambiguous[None, :]
+        counted = tp | ~p.in_ambiguous[order][None, :]
         dropped["ambiguous_ignored_fp"] = int((~counted).sum())
 
     return DetectionResult(
