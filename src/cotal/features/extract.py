@@ -268,7 +268,6 @@ class _Backbones:
         if self.device.type == "cuda" and self.device.index is None and os.environ.get("LOCAL_RANK"):
             self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))  # torchrun: one GPU per process
         self.config = config
-        self.precision = config.precision
         self.rgb: InceptionI3d | None = None
         self.flow_net: InceptionI3d | None = None
         self.flow = FlowEstimator(config.flow_method) if "flow" in config.streams else None
@@ -294,7 +293,7 @@ class _Backbones:
         x = torch.from_numpy(batch).to(self.device).permute(0, 4, 1, 2, 3)
         if x.dtype == torch.uint8:  # the same float32 ops as `batch.astype(np.float32) / 127.5 - 1.0`
             x = x.float().div_(127.5).sub_(1.0)
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        with torch.inference_mode(), autocast(self.device, self.config.precision):
             out = net.features(x).float().cpu().numpy()
         timings["network"] += time.perf_counter() - t0
         return out
@@ -739,7 +738,7 @@ def _check_settings(out: Path, config: ExtractConfig) -> None:
 
 
 def _has_features(out: Path) -> bool:
-    return any(next((out / stream).glob("*.npy"), None) is not None for stream in ("rgb", "flow"))
+    return any(next((out / stream).glob("*.npy"), None) is not None for stream in STREAMS)
 
 
 def _load_ground_truth(path: str | None) -> dict[str, Any]:
