@@ -101,8 +101,7 @@ def run_once(data: Path, runs: Path, preset: str | None, over: dict) -> tuple[di
 
 
 # Settings that only the unsupervised rounds read: dropped from weak runs so that they are shared across variants.
-US_ONLY = {"cluster", "pipeline.select_round", "pipeline.select_by", "pipeline.patience", "pipeline.core_fraction"}
-US_ONLY |= {"pipeline.heldout_fraction", "pipeline.attention_guard", "pipeline.rounds", "pipeline.clusters"}
+US_ONLY = {"cluster", "pipeline.select_round", "pipeline.rounds", "pipeline.clusters"}
 
 
 def weak_part(over: dict) -> dict:
@@ -172,7 +171,7 @@ def format_row(name: str, us: dict, ws: dict | None, wall: float) -> str:
 def print_row(name: str, us: dict, ws: dict | None, wall: float) -> None:
     print(format_row(name, us, ws, wall), flush=True)
     for r in us["rounds"]:
-        keys = ("silhouette", "agreement_previous", "heldout_accuracy", "attention_distinctiveness")
+        keys = ("silhouette", "agreement_previous", "attention_distinctiveness")
         print("   round", r["round"], {k: round(r[k], 3) for k in keys if r.get(k) is not None}, flush=True)
 
 

@@ -44,7 +44,7 @@ def worker(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from cotal.model import CoAttentionLoss, CoAttentionModel, LossConfig, ModelConfig
+    from cotal.model import CoAttentionLoss, CoAttentionModel, LossConfig
     from cotal.train.batching import collate
 
     if args.threads:
@@ -56,7 +56,7 @@ def worker(args: argparse.Namespace) -> None:
     classes = 4
     groups = torch.arange(args.batch_size) % classes
     targets = torch.nn.functional.one_hot(groups, classes).float()
-    model = CoAttentionModel(ModelConfig(in_dim=args.in_dim, num_classes=classes)).train()
+    model = CoAttentionModel(args.in_dim, classes).train()
     loss_fn = CoAttentionLoss(LossConfig(alpha=0.1))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, mask = collate(seqs)

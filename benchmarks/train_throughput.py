@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig, ModelConfig
+from cotal.model import CoAttentionLoss, CoAttentionModel, CoAttentionOutput, LossConfig
 from cotal.train.batching import collate, collate_mask, forward_bucketed
 from cotal.train.sampler import ClusterBatchSampler, label_targets
 from cotal.utils.precision import autocast
@@ -90,8 +90,7 @@ def run_mode(
     mode: str, batches: list[dict], args: argparse.Namespace, device: torch.device, count_flops: bool = True
 ) -> dict:
     torch.manual_seed(args.seed)
-    config = ModelConfig(in_dim=args.in_dim, num_classes=args.num_classes)
-    model = CoAttentionModel(config).to(device).train()
+    model = CoAttentionModel(args.in_dim, args.num_classes).to(device).train()
     # "sum" for the loop mirrors the authors' summed loss; the padded modes use the default "mean" (same cost).
     loss_fn = CoAttentionLoss(LossConfig(alpha=0.1, reduction="sum" if mode == "loop" else "mean"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import subprocess
 import sys
@@ -13,17 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cotal.cli.main import build_parser
 from cotal.cluster.config import ClusterConfig
-from cotal.config import PRESETS, Config, load_config, rename_legacy_keys
+from cotal.config import PRESETS, Config, load_config
 from cotal.detect.config import DetectConfig
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate.detection import ACTIVITYNET_TIOU, THUMOS14_TIOU
 from cotal.utils.configs import build_config
 
 SNAPSHOT = Path(__file__).parent / "config_snapshot.yaml"
-# Settings added after the snapshot was taken, with the value the code then used implicitly.
-ADDED_SINCE = {"train": {"chunk_cost": 16.0}}
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
@@ -42,12 +38,8 @@ def _literal_fields() -> list[tuple[str, str, tuple]]:
 
 
 @pytest.mark.parametrize("name", ["defaults", *PRESETS])
-def test_defaults_and_presets_resolve_as_before_the_redesign(name):
+def test_defaults_and_presets_resolve_to_the_snapshot(name):
     before = yaml.safe_load(SNAPSHOT.read_text())[name]
-    old = before["pipeline"].pop("fusion")
-    before["pipeline"]["stream_models"] = {"late": "per_stream", "joint": "joint"}[old]
-    for section, added in ADDED_SINCE.items():
-        before[section].update(added)
     now = load_config(None if name == "defaults" else name).to_dict()
     assert yaml.safe_dump(now, sort_keys=True) == yaml.safe_dump(before, sort_keys=True)  # types too (0 vs 0.0)
 
@@ -55,10 +47,8 @@ def test_defaults_and_presets_resolve_as_before_the_redesign(name):
 @pytest.mark.parametrize(
     ("key", "value", "match"),
     [
-        ("n_init", 0, "cluster.n_init must be an integer >= 1"),
-        ("n_neighbors", 2.5, "cluster.n_neighbors: expected an integer"),
-        ("codebook_size", 1, "cluster.codebook_size must be an integer >= 2"),
         ("top_fraction", 0.0, r"cluster.top_fraction must be a number in \(0, 1\]"),
+        ("center", "yes", "cluster.center: expected"),
     ],
 )
 def test_cluster_settings_are_range_checked_when_the_config_is_built(key, value, match):
@@ -75,15 +65,16 @@ def test_tiou_thresholds_are_the_evaluation_constants():
 def test_every_literal_is_checked_by_the_builder_and_on_construction():
     fields = _literal_fields()
     assert {(s, k) for s, k, _ in fields} >= {
-        ("pipeline", "stream_models"),
-        ("model", "fuse"),
+        ("pipeline", "attention_pooling"),
+        ("pipeline", "select_round"),
+        ("model", "fab"),
         ("loss", "reduction"),
-        ("train", "crop"),
         ("train", "device"),
         ("train", "precision"),
-        ("detect", "fusion"),
-        ("detect", "nms"),
+        ("detect", "activation"),
+        ("detect", "resolution"),
         ("cluster", "solver"),
+        ("cluster", "pooling"),
         ("data", "normalize"),
     }
     for section, key, choices in fields:
@@ -100,15 +91,16 @@ def test_every_literal_is_checked_by_the_builder_and_on_construction():
 @pytest.mark.parametrize(
     ("section", "values", "message"),
     [
-        ("detect", {"nms": "x"}, "detect.nms: 'x' is not one of 'hard', 'soft'"),
-        ("detect", {"nms_tiou": 1.5}, "detect.nms_tiou must be a number in [0, 1], got 1.5"),
+        ("detect", {"resolution": "x"}, "detect.resolution: 'x' is not one of 'frame', 'snippet'"),
+        ("detect", {"dilation": -2}, "detect.dilation must be an integer >= 0, got -2"),
         ("detect", {"max_per_video": 0}, "detect.max_per_video must be an integer >= 1, got 0"),
         ("model", {"dropout": 1.0}, "model.dropout must be a number in [0, 1), got 1.0"),
         ("model", {"hidden": 3}, "model: unknown key 'hidden'; known keys: "),
         ("loss", {"alpha": -1}, "loss.alpha must be a number >= 0, got -1.0"),
         ("train", {"lr": 0}, "train.lr must be a number > 0, got 0.0"),
         ("train", {"epochs": 2.5}, "train.epochs: expected an integer, got 2.5"),
-        ("pipeline", {"core_fraction": 0}, "pipeline.core_fraction must be a number in (0, 1], got 0.0"),
+        ("pipeline", {"seed": -1}, "pipeline.seed must be an integer in [0, 4294967295], got -1"),
+        ("pipeline", {"streams": ["rgb", "depth"]}, "pipeline.streams must be distinct names among rgb, flow"),
         ("cluster", {"solver": "fast"}, "cluster.solver: 'fast' is not one of 'auto', 'dense', 'sparse'"),
     ],
 )
@@ -122,12 +114,17 @@ def test_from_dict_and_keyword_arguments_use_the_builder():
     from cotal.model.config import LossConfig, ModelConfig
     from cotal.train.config import TrainConfig
 
-    assert ModelConfig.from_dict({"in_dim": 4, "pyramid_dilations": [1, 2]}).pyramid_dilations == (1, 2)
+    assert ModelConfig.from_dict({"base_dim": 4, "fab": "paper"}).fab == "paper"
     assert LossConfig.from_dict({"alpha": 1}).alpha == 1.0
     for cls, section in ((ModelConfig, "model"), (LossConfig, "loss"), (TrainConfig, "train")):
         with pytest.raises(ConfigError, match=rf"^{section}: unknown key 'nope'"):
             cls.from_dict({"nope": 1})
-    assert build_config(DetectConfig, {"thresholds": [0.5, 1]}, "detect").thresholds == (0.5, 1.0)
+    assert build_config(DetectConfig, {"dilation": 0}, "detect").dilation == 0
+
+
+def test_a_config_key_under_an_old_name_is_an_unknown_key():
+    with pytest.raises(ConfigError, match="pipeline: unknown key 'fusion'"):
+        load_config(None, {"pipeline": {"fusion": "late"}})
 
 
 def test_cluster_defaults_are_stated_once():
@@ -135,42 +132,8 @@ def test_cluster_defaults_are_stated_once():
 
     cfg = ClusterConfig()
     params = inspect.signature(SpectralVideoClustering.__init__).parameters
-    for name in ("solver", "n_neighbors", "n_init"):
-        assert params[name].default == getattr(cfg, name), name
+    assert params["solver"].default == cfg.solver
     assert SOLVERS == typing.get_args(typing.get_type_hints(ClusterConfig)["solver"])
-    args = build_parser().parse_args(["cluster", "--data", "d", "--clusters", "3", "--out", "o.json"])
-    assert (args.solver, args.neighbors) == (cfg.solver, cfg.n_neighbors)
-
-
-def test_old_fusion_key_loads_with_a_warning(tmp_path):
-    for old, new in (("late", "per_stream"), ("joint", "joint")):
-        path = tmp_path / f"{old}.yaml"
-        path.write_text(f"_base_: demo\npipeline:\n  fusion: {old}\n")
-        with pytest.warns(FutureWarning, match=r"pipeline\.fusion is deprecated; write pipeline\.stream_models"):
-            assert load_config(path).pipeline.stream_models == new
-        with pytest.warns(FutureWarning, match="overrides: pipeline.fusion"):
-            assert load_config(None, {"pipeline": {"fusion": old}}).pipeline.stream_models == new
-    with pytest.warns(FutureWarning), pytest.raises(ConfigError, match="pipeline.stream_models: 'early' is not one"):
-        load_config(None, {"pipeline": {"fusion": "early"}})
-    with pytest.raises(ConfigError, match="give only the latter"):
-        load_config(None, {"pipeline": {"fusion": "late", "stream_models": "joint"}})
-
-
-def test_old_run_folder_config_still_matches_for_resume(tmp_path):
-    from cotal.pipeline import _as_run, _differences, _training_part
-
-    config = load_config("demo")
-    resolved = _as_run(config)
-    old = json.loads(json.dumps(resolved))
-    old["pipeline"]["fusion"] = {"per_stream": "late", "joint": "joint"}[old["pipeline"].pop("stream_models")]
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(old))
-    with pytest.warns(FutureWarning, match=str(path)):
-        earlier = rename_legacy_keys(yaml.safe_load(path.read_text()), str(path))
-    assert _differences(_training_part(earlier), _training_part(resolved)) == []
-    with pytest.warns(FutureWarning):
-        again = load_config(path)
-    assert again.to_dict()["pipeline"] == config.to_dict()["pipeline"]
 
 
 def test_dataset_yaml_is_read_by_the_same_builder(tmp_path):
@@ -204,8 +167,8 @@ def test_range_checks_on_direct_construction():
     from cotal.train.config import TrainConfig
 
     assert DetectConfig(max_per_video=None, smooth_window=None).max_per_video is None
-    assert TrainConfig(grad_clip=None, max_len=None).grad_clip is None
-    for bad in ({"nms_tiou": None}, {"dilation": None}, {"dilation": 2.5}, {"class_threshold": float("nan")}):
+    assert TrainConfig(max_len=None).max_len is None
+    for bad in ({"dilation": None}, {"dilation": 2.5}, {"smooth_window": float("nan")}):
         with pytest.raises(ConfigError, match=rf"^detect\.{next(iter(bad))} must be"):
             DetectConfig(**bad)
     with pytest.raises(ConfigError, match=r"^train\.lr must be a number > 0, got inf"):

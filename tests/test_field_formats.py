@@ -16,8 +16,8 @@ from tests.anet_reader import official_evaluation, read_as_activitynet
 
 TINY = {
     "pipeline": {"clusters": 3, "rounds": 1},
-    "model": {"base_dim": 16, "branch_dim": 4, "global_dim": 16, "nonlocal_inner": 8, "fuse_dim": 32},
-    "train": {"epochs": 3, "batch_size": 6, "clusters_per_batch": 2, "device": "cpu"},
+    "model": {"base_dim": 16},
+    "train": {"epochs": 3, "batch_size": 6, "device": "cpu"},
 }
 
 

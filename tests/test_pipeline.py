@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,19 +13,12 @@ from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
 from cotal.pipeline import fit
 from cotal.utils.io import read_json, write_json
+from cotal.utils.run import RUN_FORMAT
 
 TINY = {
     "pipeline": {"clusters": 3, "rounds": 2},
-    "model": {
-        "base_dim": 16,
-        "branch_dim": 4,
-        "global_dim": 16,
-        "nonlocal_inner": 8,
-        "fuse_dim": 32,
-        "attention_dim": 16,
-        "dropout": 0.0,
-    },
-    "train": {"epochs": 3, "batch_size": 6, "clusters_per_batch": 2, "checkpoint_every": 2, "device": "cpu"},
+    "model": {"base_dim": 16, "dropout": 0.0},
+    "train": {"epochs": 3, "batch_size": 6, "device": "cpu"},
 }
 
 
@@ -73,8 +64,10 @@ def test_unsupervised_run_writes_every_artefact(unsup_run):
     labels = {d["label"] for dets in read_json(run / "detections_test.json")["results"].values() for d in dets}
     assert labels and labels <= {str(c) for c in set(clusters.values())}
     run_info = read_json(run / "run.json")
-    assert run_info["seed"] == 0 and "torch" in run_info["versions"]
-    assert set(metrics["timings_s"]) >= {"clustering", "training", "attention_export", "detection", "evaluation"}
+    assert run_info["seed"] == 0 and run_info["run_format"] == RUN_FORMAT and "torch" in run_info["versions"]
+    assert set(metrics["timings_s"]) >= {"clustering", "training", "inference", "detection", "evaluation"}
+    info = read_json(run / "round_0" / "clustering.json")
+    assert info["num_clusters"] == 3 and len(info["confidence"]) == len(clusters) and len(info["eigenvalues"]) >= 3
 
 
 def test_ground_truth_never_reaches_unsupervised_training(unsup_run, tmp_path):
@@ -113,12 +106,12 @@ def test_rerun_with_new_detection_settings_only_redetects(unsup_run, tmp_path):
     shutil.copytree(run, part)
     before = (part / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns
     over = _tiny()
-    over["detect"] = {"nms": "soft", "max_per_video": 3}
+    over["detect"] = {"activation": "cas_x_attention", "max_per_video": 3}
     again = fit(data, part, load_config(None, over), progress=False)
     assert (part / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
     assert again["rounds"] == metrics["rounds"]
     assert all(len(d) <= 3 for d in read_json(part / "detections_test.json")["results"].values())
-    assert load_config(part / "config.yaml").detect.nms == "soft"
+    assert load_config(part / "config.yaml").detect.activation == "cas_x_attention"
 
 
 def test_killed_run_resumes_to_the_same_result(unsup_run, tmp_path):
@@ -152,40 +145,6 @@ def test_cli_detect_on_unlabelled_videos(unsup_run, tmp_path):
         assert all(0 <= d["segment"][0] < d["segment"][1] <= dur + 1e-9 for d in dets)
 
 
-def legacy_copy(run: Path, dest: Path) -> Path:
-    """A copy of a finished run as cotal wrote it while rounds were numbered from 1: round r in ``round_<r+1>/``."""
-    shutil.copytree(run, dest)
-    for d in sorted(dest.glob("round_*"), key=lambda p: -int(p.name.removeprefix("round_"))):
-        d.rename(dest / f"round_{int(d.name.removeprefix('round_')) + 1}")
-    final = read_json(dest / "final.json")
-    bump = {name: re.sub(r"^round_(\d+)", lambda m: f"round_{int(m[1]) + 1}", p) for name, p in final["models"].items()}
-    write_json(dest / "final.json", {**final, "models": bump})
-    metrics = read_json(dest / "metrics.json")
-    if "selected_round" in metrics:
-        metrics["selected_round"] += 1
-    write_json(dest / "metrics.json", metrics)
-    return dest
-
-
-def test_run_written_with_rounds_from_1_detects_and_resumes_in_its_layout(unsup_run, tmp_path):
-    from cotal.pipeline import detect_run
-
-    data, run, metrics = unsup_run
-    old = legacy_copy(run, tmp_path / "old")
-    assert detect_run(old, data, subset="test") == detect_run(run, data, subset="test")
-    # Killed after round 0 (kept in round_1/): the resumed run finishes in the old layout, reusing round 0.
-    for p in ("round_2", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
-        target = old / p
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-    before = (old / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns
-    again = fit(data, old, load_config(None, _tiny()), progress=False)
-    assert (old / "round_1" / "model_rgb" / "model.pt").stat().st_mtime_ns == before
-    assert again["rounds"] == metrics["rounds"] and again["selected_round"] == metrics["selected_round"]
-    assert read_json(old / "detections_test.json") == read_json(run / "detections_test.json")
-    assert read_json(old / "final.json")["models"]["rgb"] == f"round_{metrics['selected_round'] + 1}/model_rgb/model.pt"
-    assert not (old / "round_0").exists() and "written by an earlier cotal" in (old / "log.txt").read_text()
-
-
 def test_run_folder_name_with_braces(toy_dataset, tmp_path):
     """Run-folder paths are never format templates: ``a{b}`` is just a name."""
     run = tmp_path / "a{b}"
@@ -214,7 +173,7 @@ def test_weak_supervision_end_to_end(toy_dataset, tmp_path):
     assert res["map_per_tiou"][0] > 0.5
 
 
-def test_cli_fit_flags_and_joint_model(toy_dataset, tmp_path, capsys):
+def test_cli_fit_flags(toy_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     code = main(
         [
@@ -230,18 +189,19 @@ def test_cli_fit_flags_and_joint_model(toy_dataset, tmp_path, capsys):
             "--steps",
             "2",
             "--quiet",
+            "--streams",
+            "flow",
             "--set",
-            "pipeline.stream_models=joint",
             "model.base_dim=16",
-            "model.fuse_dim=32",
+            "model.fab=paper",
             "train.batch_size=6",
-            "train.clusters_per_batch=2",
         ]
     )
     assert code == 0
     cfg = load_config(run / "config.yaml")
-    assert cfg.pipeline.stream_models == "joint" and cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
-    assert (run / "round_0" / "model_joint" / "model.pt").exists()
+    assert cfg.pipeline.streams == ("flow",) and cfg.model.fab == "paper"
+    assert cfg.train.epochs == 1  # 2 steps of 9 videos at batch 6 = 1 epoch
+    assert (run / "round_0" / "model_flow" / "model.pt").exists() and not (run / "round_0" / "model_rgb").exists()
     out = capsys.readouterr().out
     assert "Clustering of the training videos" in out and "report:" in out
     assert "Training curves" in (run / "report.html").read_text()
@@ -283,7 +243,7 @@ def test_config_round_trips_through_yaml(tmp_path):
 
 
 def test_geometric_attention_is_where_streams_agree():
-    from cotal.pipeline import geometric_attention
+    from cotal.cluster.weights import geometric_attention
 
     a = np.array([0.7, 0.1, 0.1, 0.1], dtype=np.float32)
     b = np.array([0.1, 0.1, 0.1, 0.7], dtype=np.float32)
@@ -294,42 +254,24 @@ def test_geometric_attention_is_where_streams_agree():
     assert geometric_attention([a, np.array([1.0, 0, 0, 0])])[1:].max() < 1e-4
 
 
-def test_geometric_pooling_run(toy_dataset, tmp_path):
-    metrics = fit(
-        toy_dataset, tmp_path / "run", load_config(None, _tiny(attention_pooling="geometric")), progress=False
-    )
+@pytest.mark.parametrize("pooling", ["geometric", "per_stream"])
+def test_attention_pooling_runs(toy_dataset, tmp_path, pooling):
+    from cotal.cluster.weights import SnippetWeights
+
+    run = tmp_path / "run"
+    metrics = fit(toy_dataset, run, load_config(None, _tiny(attention_pooling=pooling)), progress=False)
     assert len(metrics["rounds"]) == 2
-    from cotal.data.attention import load_attention
-
-    att = load_attention(tmp_path / "run" / "round_0" / "attention_train.npz")
-    assert set(att) == {"all"}
-    assert all(np.isclose(w.sum(), 1.0, atol=1e-5) for w in att["all"].values())
-
-
-def test_warm_start_changes_later_rounds(unsup_run, tmp_path):
-    import torch
-
-    from cotal.model import load_model
-
-    data, run, _ = unsup_run
-    fit(data, tmp_path / "run", load_config(None, _tiny(warm_start=True)), progress=False)
-    warm, _ = load_model(tmp_path / "run" / "round_1" / "model_rgb" / "model.pt")
-    cold, _ = load_model(run / "round_1" / "model_rgb" / "model.pt")
-    first, _ = load_model(run / "round_0" / "model_rgb" / "model.pt")
-    same_round0, _ = load_model(tmp_path / "run" / "round_0" / "model_rgb" / "model.pt")
-
-    def same(m1: torch.nn.Module, m2: torch.nn.Module) -> bool:
-        s1, s2 = m1.state_dict(), m2.state_dict()
-        return all(torch.equal(s1[k], s2[k]) for k in s1)
-
-    assert same(first, same_round0)  # round 0 starts fresh either way
-    assert not same(warm, cold)
+    weights = SnippetWeights.load(run / "round_0" / "attention_train.npz").by_stream
+    assert set(weights) == {"rgb", "flow"}
+    assert all(np.isclose(w.sum(), 1.0, atol=1e-5) for table in weights.values() for w in table.values())
+    same = all(np.array_equal(weights["rgb"][v], weights["flow"][v]) for v in weights["rgb"])
+    assert same == (pooling == "geometric")  # one fused S for both streams, or each stream's own
 
 
 def test_auto_clusters_are_estimated_once(unsup_run, tmp_path):
     data, _, _ = unsup_run
     over = _tiny(clusters="auto")
-    over["cluster"] = {"solver": "sparse", "n_neighbors": 5}
+    over["cluster"] = {"solver": "sparse"}
     metrics = fit(data, tmp_path / "run", load_config(None, over), progress=False)
     assert len({r["num_clusters"] for r in metrics["rounds"]}) == 1
     assert (tmp_path / "run" / "round_1" / "outputs_train_rgb.npz").exists()
@@ -372,18 +314,14 @@ def test_zscore_run_stores_the_statistics_in_the_run_and_the_models(toy_dataset,
     assert again == read_json(run / "detections_test.json")["results"]
 
 
-def test_round_signals_selection_and_core(unsup_run, tmp_path):
+def test_round_signals_and_selection(unsup_run, tmp_path):
     data, _, _ = unsup_run
-    over = _tiny(rounds=3, select_round="best", core_fraction=0.5, heldout_fraction=0.2)
+    over = _tiny(rounds=3, select_round="best")
     over["cluster"] = {"pooling": "distinctive"}
     run = tmp_path / "run"
     metrics = fit(data, run, load_config(None, over), progress=False)
     rows = metrics["rounds"]
-    assert rows and all(
-        {"silhouette", "heldout_accuracy", "attention_distinctiveness", "trained_on"} <= set(r) for r in rows
-    )
-    n = rows[0]["num_videos"]
-    assert rows[0]["trained_on"] < n  # a confident core minus the held-out videos
+    assert rows and all({"silhouette", "attention_distinctiveness", "inverted"} <= set(r) for r in rows)
     sel = metrics["selected_round"]
     scores = [r["silhouette"] for r in rows if not r["inverted"]]
     assert [r["round"] for r in rows] == list(range(len(rows))) and rows[sel]["silhouette"] == max(scores)
@@ -394,30 +332,15 @@ def test_round_signals_selection_and_core(unsup_run, tmp_path):
 
 def test_inverted_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
     """A model whose S favours the shared background ends the rounds; its S never pools a clustering."""
-    from cotal import pipeline
+    from cotal.pipeline import rounds
 
     data, _, _ = unsup_run
-    monkeypatch.setattr(pipeline.signals, "attention_distinctiveness", lambda att, d: -0.5)
+    monkeypatch.setattr(rounds.signals, "attention_distinctiveness", lambda att, d: -0.5)
     run = tmp_path / "run"
     metrics = fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
     assert len(metrics["rounds"]) == 1 and metrics["rounds"][0]["inverted"]
     assert metrics["selected_round"] == 0 and not (run / "round_1").exists()
     assert "inverted attention" in (run / "log.txt").read_text()
-
-
-def test_run_from_before_new_keys_resumes_only_under_its_old_behaviour(unsup_run):
-    """A config.yaml written before a key existed behaved as that key's legacy value (e.g. no standardisation)."""
-    import yaml
-
-    from cotal.pipeline import _training_part
-
-    _, run, _ = unsup_run
-    current = _training_part(yaml.safe_load((run / "config.yaml").read_text()))
-    old = yaml.safe_load((run / "config.yaml").read_text())
-    old["train"].pop("precision")
-    assert _training_part(old)["train"] == current["train"]  # precision missing = float32, the default
-    old.pop("data")
-    assert _training_part(old)["data"] == {"normalize": "none"} != current["data"]  # other behaviour: refused
 
 
 def test_weak_supervision_leaves_out_unlabelled_training_videos(toy_dataset, tmp_path):
@@ -432,3 +355,34 @@ def test_weak_supervision_leaves_out_unlabelled_training_videos(toy_dataset, tmp
     log = (run / "log.txt").read_text()
     n = len(FeatureDataset(toy_dataset).train_ids)
     assert "1 training videos have no labels" in log and f"training rgb model on {n - 1} videos" in log
+
+
+def test_a_run_of_another_run_format_is_refused_not_migrated(unsup_run, tmp_path):
+    from cotal.errors import DataError
+    from cotal.pipeline import detect_run
+
+    data, run, _ = unsup_run
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    info = read_json(old / "run.json")
+    info.pop("run_format")  # as every cotal before run formats were recorded wrote it
+    write_json(old / "run.json", info)
+    with pytest.raises(DataError, match="written by another cotal .*run format 1; this cotal reads format"):
+        fit(data, old, load_config(None, _tiny()), progress=False)
+    with pytest.raises(DataError, match="run format 1"):
+        detect_run(old, data, subset="test")
+
+
+def test_stages_run_alone_on_a_new_pipeline(toy_dataset, tmp_path):
+    """Each public stage computes what it needs on first use: no hidden order of calls."""
+    from cotal.data import FeatureDataset
+    from cotal.pipeline import Pipeline
+
+    ds = FeatureDataset(toy_dataset)
+    config = load_config(None, _tiny(clusters="auto"))
+    first = Pipeline(ds, config, tmp_path / "run").cluster(0)
+    assert first.labels.shape == (len(ds.train_ids),) and first.n_clusters >= 2
+    fresh = Pipeline(ds, config, tmp_path / "run")  # reads round 0 back; C comes from it
+    assert fresh.num_clusters() == first.n_clusters
+    np.testing.assert_array_equal(fresh.cluster(0).labels, first.labels)
+    assert Pipeline(ds, config, tmp_path / "other").normalization.streams

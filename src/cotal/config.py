@@ -5,15 +5,13 @@ A config file is YAML with one section per stage (``pipeline``, ``cluster``, ``m
 override the base's, section by section. Command-line overrides use dotted keys (``train.epochs=5``).
 Unknown keys and wrongly typed values raise :class:`ConfigError` naming the key, so a typo never silently
 falls back to a default. Each stage's dataclass lives in ``<stage>/config.py``; all are built by
-:func:`cotal.utils.configs.build_config`. A key renamed since a file was written (:data:`RENAMED_KEYS`) is
-still read, with a :class:`FutureWarning`.
+:func:`cotal.utils.configs.build_config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from cotal.cluster.config import ClusterConfig
-from cotal.data.config import DataConfig
+from cotal.data.config import STREAMS, DataConfig
 from cotal.detect.config import DetectConfig
 from cotal.errors import ConfigError
 from cotal.evaluate.detection import THUMOS14_TIOU
@@ -44,60 +42,36 @@ class PipelineConfig:
         clusters: number of pseudo-classes C, or "auto" to estimate it from the eigengap.
         rounds: localization models trained in sequence; before each, the training videos are
             (re-)clustered, round 0 with ``cluster.pooling``, later rounds pooled with the previous
-            model's class-agnostic attention S (authors: 4 on ActivityNet-1.2).
-        warm_start: initialise each round's model from the previous round's instead of from scratch.
-        streams: feature streams used.
-        stream_models: "per_stream" trains one model per stream, whose outputs detection fuses (authors'
-            default; see ``detect.fusion``); "joint" trains one model on the concatenated streams. Formerly
-            ``pipeline.fusion: late | joint``, still read with a warning (:data:`RENAMED_KEYS`).
+            round's class-agnostic attention S (authors: 4 on ActivityNet-1.2).
+        streams: feature streams used; one model is trained per stream and detection fuses them.
         attention_pooling: how the next round pools the training videos. "per_stream": each stream with its
             own model's class-agnostic attention S (the paper); "geometric": every stream with the normalised
-            geometric mean of the streams' S, i.e. where both streams agree (beyond the paper; chosen on a
-            development set, see docs/benchmarks.md). A joint model has one S either way.
-        seed: seeds clustering, sampling, initialisation and dropout.
+            geometric mean of the streams' S, i.e. where both streams agree (docs/method.md D3).
+        seed: seeds clustering; each model's training seed is derived from (seed, round, stream).
         tiou_thresholds: evaluation thresholds when ground truth exists (reported only); default THUMOS14's.
-        select_round: which round's clusters and model the run ends with: "last", or "best" by the label-free
-            score ``select_by`` (docs/clustering.md, "Round signals"); with "best", the rounds also stop
-            after ``patience`` rounds without improvement (0: never early).
-        select_by: the label-free round score: "silhouette" (cosine silhouette of the round's descriptors
-            under its clusters) or "heldout" (how well the round's model predicts the pseudo-labels of the
-            training videos held out from its training; needs ``heldout_fraction`` > 0).
-        patience: rounds without a better score before stopping (select_round "best" only; 0: run all).
-        core_fraction: share of each cluster's most confident videos (spectral-embedding margin) the first
-            model trains on; the share grows linearly to 1 at the last round. 1: every video, every round.
-        heldout_fraction: share of training videos left out of each round's training to measure how well the
-            model predicts their pseudo-labels (a label-free signal). 0: train on all.
-        attention_guard: stop the rounds when a model's class-agnostic attention S favours what every video
-            shares over what sets each video apart (median rank correlation of S with snippet
-            distinctiveness below 0); that round is not selectable and its S never pools a clustering.
+        select_round: which round's clusters and models the run ends with: "last" (the last round whose S is
+            not inverted, docs/method.md D4) or "best" (the highest silhouette among those rounds;
+            docs/clustering.md, "Round signals").
     """
 
     supervision: Literal["none", "weak"] = "none"
     clusters: int | Literal["auto"] = 20
     rounds: int = 4
-    warm_start: bool = False
     streams: tuple[str, ...] = ("rgb", "flow")
-    stream_models: Literal["per_stream", "joint"] = "per_stream"
     attention_pooling: Literal["per_stream", "geometric"] = "geometric"
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = THUMOS14_TIOU
     select_round: Literal["last", "best"] = "last"
-    select_by: Literal["silhouette", "heldout"] = "silhouette"
-    patience: int = 0
-    core_fraction: float = 1.0
-    heldout_fraction: float = 0.0
-    attention_guard: bool = True
 
     def __post_init__(self) -> None:
         check_choices(self, "pipeline")
-        check_range(self, "pipeline", ("core_fraction",), low=0, high=1, low_open=True)
-        check_range(self, "pipeline", ("heldout_fraction",), low=0, high=0.5, high_open=True)
-        check_range(self, "pipeline", ("patience",), low=0, integer=True)
         check_range(self, "pipeline", ("rounds",), low=1, integer=True)
-        if self.select_by == "heldout" and self.heldout_fraction == 0 and self.select_round == "best":
-            raise ConfigError("pipeline.select_by=heldout needs pipeline.heldout_fraction > 0")
+        check_range(self, "pipeline", ("seed",), low=0, high=2**32 - 1, integer=True)
         if self.clusters != "auto" and (isinstance(self.clusters, bool) or self.clusters < 2):
             raise ConfigError(f"pipeline.clusters must be 'auto' or an integer >= 2, got {self.clusters!r}")
+        unknown = [s for s in self.streams if s not in STREAMS]
+        if not self.streams or unknown or len(set(self.streams)) < len(self.streams):
+            raise ConfigError(f"pipeline.streams must be distinct names among {', '.join(STREAMS)}, got {self.streams}")
 
 
 @dataclass
@@ -140,7 +114,6 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a mapping of sections")
-    raw = rename_legacy_keys(raw, str(path))
     base = raw.pop("_base_", None)
     if base is None:
         return raw
@@ -183,35 +156,5 @@ def load_config(source: str | os.PathLike | None = None, overrides: dict[str, An
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found (presets: {', '.join(PRESETS)})")
         data = _read_with_bases(path)
-    data = _merge(data, rename_legacy_keys(overrides or {}, "overrides"))
+    data = _merge(data, overrides or {})
     return build_config(Config, data, "")  # messages name the key as written: detect.nms, not config.detect.nms
-
-
-# Keys renamed since a config could be written: (section, old key) -> (new key, {old value: new value}).
-RENAMED_KEYS: dict[tuple[str, str], tuple[str, dict[Any, Any]]] = {
-    ("pipeline", "fusion"): ("stream_models", {"late": "per_stream", "joint": "joint"}),
-}
-
-
-def rename_legacy_keys(data: dict[str, Any], where: str) -> dict[str, Any]:
-    """``data`` (config sections, e.g. an old ``RUN/config.yaml``) with :data:`RENAMED_KEYS` under their new names.
-
-    Each old key found gives one :class:`FutureWarning` naming ``where``; a value the old key never took is left
-    for the builder to reject under the new key's name.
-    """
-    out = dict(data)
-    for (section, old), (new, values) in RENAMED_KEYS.items():
-        part = out.get(section)
-        if not isinstance(part, dict) or old not in part:
-            continue
-        if new in part:
-            raise ConfigError(f"{where}: {section}.{old} is the old name of {section}.{new}; give only the latter")
-        part = dict(part)
-        value = part.pop(old)
-        mapped = values.get(value, value) if isinstance(value, str) else value
-        hint = ", ".join(f"{a} -> {b}" for a, b in values.items())
-        warnings.warn(
-            f"{where}: {section}.{old} is deprecated; write {section}.{new} ({hint})", FutureWarning, stacklevel=2
-        )
-        out[section] = {**part, new: mapped}
-    return out

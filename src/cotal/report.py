@@ -24,6 +24,7 @@ import numpy as np
 
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError, DataError
+from cotal.model.outputs import VideoOutput
 from cotal.utils.io import atomic_open, read_json, read_yaml
 from cotal.utils.outdir import path_inside
 from cotal.utils.run import RunLayout
@@ -213,7 +214,7 @@ def _colors(labels: Sequence[str]) -> dict[str, Any]:
 def _timeline_plot(
     ds: FeatureDataset,
     vid: str,
-    outputs: Mapping[str, Mapping[str, np.ndarray]],
+    outputs: Mapping[str, VideoOutput],
     dets: Sequence[Mapping[str, Any]],
     class_names: Sequence[str],
     colors: Mapping[str, Any],
@@ -257,12 +258,12 @@ def _timeline_plot(
     ax = axes[1]
     t = None
     for name, out in outputs.items():
-        s_att = np.asarray(out["attention"], dtype=np.float64)
+        s_att = out.attention.astype(np.float64)
         t = ds.timing.to_seconds(np.arange(len(s_att)) + 0.5)
         ax.plot(t, s_att / max(s_att.max(), 1e-12), lw=1.2, label=f"attention S ({name})")
     if top and t is not None and top[0]["label"] in class_names:
         c = list(class_names).index(top[0]["label"])
-        cas = np.mean([np.asarray(o["cas"], dtype=np.float64)[:, c] for o in outputs.values()], axis=0)
+        cas = np.mean([o.cas[:, c].astype(np.float64) for o in outputs.values()], axis=0)
         span = max(cas.max() - cas.min(), 1e-12)
         ax.plot(t, (cas - cas.min()) / span, "--", lw=1.2, color="black", label=f"class activation ({top[0]['label']})")
     ax.set_ylim(0, 1.05)
@@ -331,7 +332,7 @@ def keyframes(path: Path, times: Sequence[float], size: int = 72) -> list[tuple[
 # -- the page -----------------------------------------------------------------------------------------
 
 
-def _final_outputs(layout: RunLayout, final: dict[str, Any]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+def _final_outputs(layout: RunLayout, final: dict[str, Any]) -> dict[str, dict[str, VideoOutput]]:
     from cotal.train import load_outputs
 
     out = {}
@@ -418,8 +419,6 @@ ROUND_SIGNALS = (
     "num_clusters",
     "silhouette",
     "agreement_previous",
-    "trained_on",
-    "heldout_accuracy",
     "attention_distinctiveness",
     "inverted",
 )
@@ -555,7 +554,7 @@ def write_report_html(
     from cotal.evaluate.formats import read_clusters
 
     run_dir = Path(run_dir)
-    layout = RunLayout.of(run_dir)
+    layout = RunLayout(Path(run_dir))
     if not layout.final.is_file() or not layout.metrics.is_file():
         raise DataError(f"{run_dir}: no final.json/metrics.json; is this a finished `cotal fit` run directory?")
     metrics = read_json(layout.metrics)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from cotal.cli.main import main
-from cotal.data.attention import save_attention
+from cotal.cluster.weights import SnippetWeights
 from cotal.data.dataset import FeatureDataset
 from tests.toy_data import write_toy_dataset
 
@@ -34,18 +34,39 @@ def test_cluster_cli_attention_subset_auto_and_errors(tmp_path, capsys) -> None:
     root = write_toy_dataset(tmp_path / "toy", num_videos=30)
     ds = FeatureDataset(root)
     ids = ds.test_ids
-    att = {"all": {v: np.ones(ds.num_snippets(v)) for v in ids}}
-    save_attention(tmp_path / "att.npz", att)
+    att = {v: np.ones(ds.num_snippets(v)) for v in ids}
+    SnippetWeights.shared(att, ds.streams).save(tmp_path / "att.npz")
     out = tmp_path / "test.json"
     args = ["cluster", "--data", str(root), "--subset", "test", "--attention", str(tmp_path / "att.npz")]
-    assert main([*args, "--clusters", "auto", "--auto-range", "2", "5", "--solver", "sparse", "--out", str(out)]) == 0
+    assert main([*args, "--clusters", "auto", "--set", "cluster.solver=sparse", "--out", str(out)]) == 0
     assert sorted(json.loads(out.read_text())) == ids
     assert "sparse solver" in capsys.readouterr().out
 
-    att["all"][ids[0]] = np.ones(ds.num_snippets(ids[0]) + 2)
-    save_attention(tmp_path / "att.npz", att)
+    att[ids[0]] = np.ones(ds.num_snippets(ids[0]) + 2)
+    SnippetWeights.shared(att, ds.streams).save(tmp_path / "att.npz")
     assert main([*args, "--clusters", "2", "--out", str(tmp_path / "bad.json")]) == 2
     assert ids[0] in capsys.readouterr().err
     assert not (tmp_path / "bad.json").exists()
     assert main(["cluster", "--data", str(root), "--clusters", "99", "--out", str(tmp_path / "x.json")]) == 2
     assert "must be smaller than the number of videos" in capsys.readouterr().err
+
+
+def test_cluster_cli_reproduces_round_0_of_fit(tmp_path, capsys) -> None:
+    """One function, one config: `cotal cluster` with fit's settings gives fit's round-0 clustering."""
+    from cotal.config import load_config
+    from cotal.pipeline import fit
+
+    root = write_toy_dataset(tmp_path / "toy", num_videos=30)
+    config = load_config("demo", {"pipeline": {"clusters": 3, "rounds": 1, "seed": 3}, "cluster": {"center": True}})
+    config.train.epochs = 1
+    fit(root, tmp_path / "run", config, progress=False)
+    run_info = json.loads((tmp_path / "run" / "round_0" / "clustering.json").read_text())
+    capsys.readouterr()
+    out = tmp_path / "clusters.json"
+    cluster = ["cluster", "--data", str(root), "--clusters", "3", "--config", "demo", "--out", str(out), "--set"]
+    assert main([*cluster, "cluster.center=true", "pipeline.seed=3"]) == 0
+    assert json.loads(out.read_text()) == json.loads((tmp_path / "run" / "round_0" / "clusters.json").read_text())
+    # The same descriptors: the affinity's sigma (from every pairwise distance) is the run's.
+    assert f"sigma={run_info['sigma']:.4f}" in capsys.readouterr().out
+    assert main([*cluster, "pipeline.seed=3"]) == 0  # without centring: other descriptors
+    assert f"sigma={run_info['sigma']:.4f}" not in capsys.readouterr().out

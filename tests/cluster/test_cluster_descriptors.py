@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cotal.cluster import pool_features, video_descriptors
+from cotal.cluster.weights import SnippetWeights
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
 
@@ -63,31 +64,30 @@ def test_descriptors_concatenate_normalised_streams(toy_dataset) -> None:
     np.testing.assert_array_equal(video_descriptors(ds, ids, streams=["flow", "rgb"]), x)
 
 
-def test_descriptors_honour_attention_per_stream_and_shared(toy_dataset) -> None:
+def test_descriptors_honour_weights_per_stream_and_shared(toy_dataset) -> None:
     ds = FeatureDataset(toy_dataset)
     ids = ds.train_ids[:3]
     rng = np.random.default_rng(0)
     per_stream = {s: {v: rng.uniform(size=ds.num_snippets(v)) for v in ids} for s in ("rgb", "flow")}
-    x = video_descriptors(ds, ids, attention=per_stream)
+    x = video_descriptors(ds, ids, SnippetWeights(per_stream))
     for i, v in enumerate(ids):
         np.testing.assert_allclose(x[i, :8], _pooled(ds, v, "rgb", per_stream["rgb"][v]), rtol=1e-5)
         np.testing.assert_allclose(x[i, 8:], _pooled(ds, v, "flow", per_stream["flow"][v]), rtol=1e-5)
     shared = per_stream["rgb"]
-    both = video_descriptors(ds, ids, attention={"all": shared})
-    np.testing.assert_array_equal(both, video_descriptors(ds, ids, attention=shared))
+    both = video_descriptors(ds, ids, SnippetWeights.shared(shared, ds.streams))
     np.testing.assert_allclose(both[:, :8], x[:, :8])
     assert not np.allclose(both, video_descriptors(ds, ids))  # the weights changed something
 
 
-def test_descriptors_reject_bad_attention(toy_dataset) -> None:
+def test_descriptors_reject_bad_weights(toy_dataset) -> None:
     ds = FeatureDataset(toy_dataset)
     vid = ds.train_ids[0]
     t = ds.num_snippets(vid)
     with pytest.raises(DataError, match=rf"{vid}.*rgb.*length {t + 1}.*T={t}"):
-        video_descriptors(ds, [vid], attention={vid: np.ones(t + 1)})
-    with pytest.raises(DataError, match=f"no weights for video '{ds.train_ids[1]}'"):
-        video_descriptors(ds, ds.train_ids[:2], attention={vid: np.ones(t)})
-    with pytest.raises(DataError, match="stream 'flow'"):
-        video_descriptors(ds, [vid], attention={"rgb": {vid: np.ones(t)}})
+        video_descriptors(ds, [vid], SnippetWeights.shared({vid: np.ones(t + 1)}, ds.streams))
+    with pytest.raises(DataError, match=f"no video '{ds.train_ids[1]}'"):
+        video_descriptors(ds, ds.train_ids[:2], SnippetWeights.shared({vid: np.ones(t)}, ds.streams))
+    with pytest.raises(DataError, match="no stream 'flow'"):
+        video_descriptors(ds, [vid], SnippetWeights({"rgb": {vid: np.ones(t)}}))
     with pytest.raises(DataError, match="not available"):
         video_descriptors(FeatureDataset(toy_dataset), [vid], streams=["depth"])

@@ -61,7 +61,7 @@ def test_none_is_identity_and_roundtrip(tmp_path):
 
 def test_model_applies_its_stored_normalization():
     torch.manual_seed(0)
-    model = CoAttentionModel(ModelConfig(in_dim=4, num_classes=2, base_dim=8, dropout=0.0)).eval()
+    model = CoAttentionModel(4, 2, ModelConfig(base_dim=8, dropout=0.0)).eval()
     x = torch.randn(1, 10, 4) * 50 + 7
     shift, scale = torch.full((4,), 7.0), torch.full((4,), 1 / 50)
     plain = model((x - shift) * scale).logits

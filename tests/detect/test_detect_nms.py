@@ -1,11 +1,10 @@
-"""Temporal IoU, hard NMS and Gaussian soft-NMS on hand-made proposals."""
+"""Temporal IoU and hard NMS on hand-made proposals."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from cotal.detect import nms, soft_nms, temporal_iou
+from cotal.detect import nms, temporal_iou
 
 
 def test_temporal_iou_values() -> None:
@@ -33,25 +32,3 @@ def test_hard_nms_threshold_is_strict_and_single_proposal_survives() -> None:
     # The authors' loop drops the last survivor; ours keeps a lone proposal.
     np.testing.assert_array_equal(nms(segs[:1], np.array([0.3]), tiou=0.65), [0])
     assert len(nms(np.zeros((0, 2)), np.zeros(0), tiou=0.65)) == 0
-
-
-def test_soft_nms_decays_overlaps_by_gaussian() -> None:
-    segs = np.array([[0, 10], [0, 5], [20, 30]], dtype=float)
-    scores = np.array([1.0, 0.8, 0.6])
-    sigma = 0.5
-    order, new = soft_nms(segs, scores, sigma=sigma)
-    assert sorted(order.tolist()) == [0, 1, 2]  # soft-NMS removes nothing
-    got = dict(zip(order.tolist(), new.tolist(), strict=True))
-    assert got[0] == pytest.approx(1.0)
-    assert got[2] == pytest.approx(0.6)  # disjoint: untouched
-    assert got[1] == pytest.approx(0.8 * np.exp(-(0.5**2) / sigma))
-    assert np.all(np.diff(new) <= 1e-12)
-
-
-def test_soft_nms_never_raises_negative_scores() -> None:
-    segs = np.array([[0, 10], [0, 9], [1, 10]], dtype=float)
-    scores = np.array([0.5, -0.2, -0.4])
-    order, new = soft_nms(segs, scores, sigma=0.3)
-    got = dict(zip(order.tolist(), new.tolist(), strict=True))
-    assert got[1] <= -0.2 + 1e-12 and got[2] <= -0.4 + 1e-12
-    assert got[0] == pytest.approx(0.5)

@@ -37,12 +37,12 @@ def test_threshold_proposals_match_naive(a: np.ndarray, dilation: int) -> None:
     assert len(runs) == len({tuple(r) for r in runs.tolist()})  # distinct
 
 
-def test_absolute_thresholds_ignore_the_mean() -> None:
+def test_thresholds_are_relative_to_the_mean() -> None:
     a = np.array([0.0, 0.2, 0.6, 0.9, 0.6, 0.0])
-    runs = threshold_proposals(a, thresholds=np.array([0.5]), relative_to_mean=False)
-    np.testing.assert_array_equal(runs, [[2, 5]])
-    runs = threshold_proposals(a, thresholds=np.array([0.5]), relative_to_mean=True)  # 0.5 x mean 0.383
+    runs = threshold_proposals(a, thresholds=np.array([0.5]))  # 0.5 x mean 0.383
     np.testing.assert_array_equal(runs, [[1, 5]])
+    runs = threshold_proposals(a, thresholds=np.array([1.5]))  # 1.5 x mean 0.383 = 0.575
+    np.testing.assert_array_equal(runs, [[2, 5]])
 
 
 @settings(max_examples=40, deadline=None)

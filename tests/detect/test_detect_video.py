@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,9 @@ from hypothesis import strategies as st
 
 from cotal.data import SnippetTiming
 from cotal.detect import DetectConfig, detect, detect_video, fuse_streams, temporal_iou
+from cotal.detect.config import NMS_TIOU
 from cotal.errors import ConfigError, DataError
+from cotal.model import VideoOutput
 
 NAMES = ["BaseballPitch", "Diving", "HighJump", "Shotput"]
 
@@ -21,7 +25,7 @@ def make_outputs(
     probs: np.ndarray | None = None,
     seed: int = 0,
     num_classes: int = len(NAMES),
-) -> dict[str, np.ndarray]:
+) -> VideoOutput:
     """One stream's outputs with a noise floor and +3 logits over the given snippet ranges of each class."""
     rng = np.random.default_rng(seed)
     cas = rng.normal(0, 0.1, size=(num_snippets, num_classes))
@@ -33,10 +37,10 @@ def make_outputs(
         logits[list(bumps)] = 2.0
         probs = np.exp(logits) / np.exp(logits).sum()
     att = np.full(num_snippets, 1.0 / max(num_snippets, 1))
-    return {"cas": cas.astype(np.float32), "attention": att.astype(np.float32), "probs": np.asarray(probs, np.float32)}
+    return VideoOutput(cas, att, probs)
 
 
-def run(stream_outputs: dict[str, dict[str, np.ndarray]], timing: SnippetTiming, duration: float, **cfg):
+def run(stream_outputs: dict[str, VideoOutput], timing: SnippetTiming, duration: float, **cfg):
     return detect_video(
         stream_outputs,
         video_id="v",
@@ -65,33 +69,27 @@ def test_planted_bump_found_in_seconds(resolution: str, fps: float, stride: floa
 def test_start_alignment_shifts_half_a_snippet_earlier() -> None:
     timing = SnippetTiming()
     out = {"rgb": make_outputs(100, {1: [(40, 60)]})}
-    kw = {"smooth_window": 0, "dilation": 0, "thresholds": (0.5,), "threshold_mode": "absolute"}
+    kw = {"smooth_window": 0, "dilation": 0}
     center = run(out, timing, 64.0, frame_alignment="center", **kw)[0]["segment"]
     start = run(out, timing, 64.0, frame_alignment="start", **kw)[0]["segment"]
     half = timing.seconds_per_snippet / 2
     np.testing.assert_allclose(np.subtract(center, start), [half, half], atol=1.5 / timing.fps)
-    np.testing.assert_allclose(center, [40 * 0.64, 60 * 0.64], atol=1.5 / timing.fps)
+    np.testing.assert_allclose(center, [40 * 0.64, 60 * 0.64], atol=half)
 
 
 def test_gate_keeps_and_drops_classes() -> None:
     timing = SnippetTiming()
     bumps = {c: [(20 * c + 5, 20 * c + 15)] for c in range(4)}
     out = {"rgb": make_outputs(100, bumps, probs=np.array([0.5, 0.3, 0.15, 0.05]))}
-    assert {d["label"] for d in run(out, timing, 64.0)} == set(NAMES[:3])
-    assert {d["label"] for d in run(out, timing, 64.0, class_threshold=0.4)} == {NAMES[0]}
-    # Nothing above the gate: the top-1 class is still kept, unless keep_top1 is off.
-    assert {d["label"] for d in run(out, timing, 64.0, class_threshold=0.9)} == {NAMES[0]}
-    assert run(out, timing, 64.0, class_threshold=0.9, keep_top1=False) == []
-
-
-def test_probability_weight_enters_the_score() -> None:
-    timing = SnippetTiming()
-    out = {"rgb": make_outputs(100, {0: [(30, 50)]})}
-    p = float(fuse_streams(out, video_id="v", num_classes=4, config=DetectConfig()).probs[0])
-    a = run(out, timing, 64.0, prob_weight=0.0)
-    b = run(out, timing, 64.0, prob_weight=0.25)
-    assert [d["segment"] for d in a] == [d["segment"] for d in b]
-    np.testing.assert_allclose([d["score"] - 0.25 * p for d in b], [d["score"] for d in a])
+    assert {d["label"] for d in run(out, timing, 64.0)} == set(NAMES[:3])  # video probability > 0.1
+    # Nothing above the gate (12 classes, flat probabilities): the top-1 class is still kept, unless keep_top1 is off.
+    names = [f"c{i}" for i in range(12)]
+    probs = np.full(12, 0.08)
+    probs[5] = 0.095
+    flat = {"rgb": make_outputs(100, {5: [(40, 60)]}, probs=probs / probs.sum(), num_classes=12)}
+    kw = dict(video_id="v", timing=timing, duration=64.0, class_names=names)
+    assert {d["label"] for d in detect_video(flat, config=DetectConfig(), **kw)} == {"c5"}
+    assert detect_video(flat, config=DetectConfig(keep_top1=False), **kw) == []
 
 
 def test_segments_clipped_to_duration() -> None:
@@ -106,45 +104,21 @@ def test_segments_clipped_to_duration() -> None:
 def test_fusion_weights_honoured() -> None:
     rgb = make_outputs(60, {0: [(10, 20)]}, seed=0)
     flow = make_outputs(60, {0: [(40, 50)]}, seed=1, probs=np.array([0.1, 0.6, 0.2, 0.1]))
-    fused = fuse_streams({"rgb": rgb, "flow": flow}, video_id="v", num_classes=4, config=DetectConfig())
-    np.testing.assert_allclose(fused.cas, (2 * rgb["cas"] + flow["cas"]) / 3, rtol=1e-6)
-    logp = (2 * np.log(rgb["probs"].astype(float)) + np.log(flow["probs"].astype(float))) / 3
+    fused = fuse_streams({"rgb": rgb, "flow": flow}, video_id="v", num_classes=4)
+    np.testing.assert_allclose(fused.cas, (2 * rgb.cas + flow.cas) / 3, rtol=1e-6)
+    logp = (2 * np.log(rgb.probs.astype(float)) + np.log(flow.probs.astype(float))) / 3
     np.testing.assert_allclose(fused.probs, np.exp(logp) / np.exp(logp).sum(), rtol=1e-6)
-
-    cfg = DetectConfig(fusion="normalized", stream_weights={"rgb": 1.0, "flow": 3.0})
-    fused = fuse_streams({"rgb": rgb, "flow": flow}, video_id="v", num_classes=4, config=cfg)
-
-    def mm(x: np.ndarray) -> np.ndarray:
-        return (x - x.min(0)) / (x.max(0) - x.min(0))
-
-    np.testing.assert_allclose(fused.cas, (mm(rgb["cas"]) + 3 * mm(flow["cas"])) / 4, rtol=1e-6)
-    np.testing.assert_allclose(fused.probs, (rgb["probs"] + 3 * flow["probs"]) / 4, rtol=1e-6)
-
-    # A zero weight silences a stream: detections are those of the other stream alone.
-    timing = SnippetTiming()
-    only_rgb = run({"rgb": rgb, "flow": flow}, timing, 38.4, stream_weights={"rgb": 1.0, "flow": 0.0})
-    assert only_rgb == run({"rgb": rgb}, timing, 38.4)
+    np.testing.assert_allclose(fused.attention, (2 * rgb.attention + flow.attention) / 3, rtol=1e-6)
 
 
-def test_min_length_and_cap() -> None:
+def test_cap_per_video() -> None:
     timing = SnippetTiming()
     bumps = {0: [(5, 8), (20, 40), (60, 62)], 1: [(70, 90)]}
     out = {"rgb": make_outputs(100, bumps)}
     full = run(out, timing, 64.0)
-    assert min(d["segment"][1] - d["segment"][0] for d in full) < 5.0
-    long_only = run(out, timing, 64.0, min_length=5.0)
-    assert long_only and all(d["segment"][1] - d["segment"][0] >= 5.0 for d in long_only)
+    assert len(full) > 3
     capped = run(out, timing, 64.0, max_per_video=3)
     assert capped == full[:3]
-
-
-def test_soft_nms_keeps_more_than_hard() -> None:
-    timing = SnippetTiming()
-    out = {"rgb": make_outputs(100, {0: [(20, 40), (45, 60)]})}
-    hard = run(out, timing, 64.0)
-    soft = run(out, timing, 64.0, nms="soft")
-    assert len(soft) >= len(hard)
-    assert soft[0] == hard[0]  # the best proposal is never decayed
 
 
 def test_attention_weighting_suppresses_background() -> None:
@@ -152,12 +126,16 @@ def test_attention_weighting_suppresses_background() -> None:
     out = make_outputs(100, {0: [(20, 30), (60, 70)]})
     att = np.full(100, 1e-3)
     att[60:70] = 1.0
-    out["attention"] = (att / att.sum()).astype(np.float32)
-    kw = {"smooth_window": 0, "thresholds": (0.5,), "threshold_mode": "absolute"}
-    plain = run({"rgb": out}, timing, 64.0, **kw)
-    weighted = run({"rgb": out}, timing, 64.0, activation="cas_x_attention", **kw)
-    assert len(plain) == 2
-    assert len(weighted) == 1 and 60 * 0.64 - 1 < weighted[0]["segment"][0] < 60 * 0.64 + 1
+    out = VideoOutput(out.cas, att / att.sum(), out.probs)
+    plain = run({"rgb": out}, timing, 64.0, smooth_window=0)
+    weighted = run({"rgb": out}, timing, 64.0, smooth_window=0, activation="cas_x_attention")
+
+    def near(dets: list[dict], start: int) -> bool:  # a detection starting at that snippet
+        return any(abs(d["segment"][0] - start * 0.64) < 1.5 for d in dets)
+
+    assert near(plain, 20) and near(plain, 60)
+    assert near(weighted, 60) and not near(weighted, 20)
+    assert 60 * 0.64 - 1.5 < weighted[0]["segment"][0] < 60 * 0.64 + 1.5
 
 
 @pytest.mark.parametrize("num_snippets", [0, 1, 2, 5])
@@ -170,7 +148,7 @@ def test_empty_and_tiny_videos(num_snippets: int) -> None:
 
 def test_constant_activation_no_nan() -> None:
     out = make_outputs(50, {})
-    out["cas"][:] = 1.5
+    out = VideoOutput(np.full_like(out.cas, 1.5), out.attention, out.probs)
     for activation in ("cas", "cas_x_attention"):
         assert run({"rgb": out, "flow": out}, SnippetTiming(), 32.0, activation=activation) == []
 
@@ -192,18 +170,20 @@ def test_detect_over_videos() -> None:
 def test_bad_inputs_raise_data_errors() -> None:
     timing = SnippetTiming()
     good = make_outputs(30, {0: [(5, 10)]})
-
-    def bad(**changes):
-        return {**good, **changes}
-
+    cas, att, probs = good.cas, good.attention, good.probs
+    shapes = {  # a VideoOutput checks its own arrays
+        "cas (T, C), attention (T,) and probs (C,)": lambda: VideoOutput(cas, att[:-1], probs),
+        "got cas": lambda: VideoOutput(cas, att, probs[:3]),
+        "'cas' contains NaN": lambda: VideoOutput(np.full_like(cas, np.nan), att, probs),
+    }
+    for message, build in shapes.items():
+        with pytest.raises(DataError, match=re.escape(message)):
+            build()
     cases = {
-        "'cas' must have shape": {"rgb": bad(cas=np.zeros((30, 5), np.float32))},
-        "'attention' must have shape": {"rgb": bad(attention=np.zeros(29, np.float32))},
-        "'probs' must have shape": {"rgb": bad(probs=np.zeros(3, np.float32))},
+        "outputs have 5 classes": {"rgb": VideoOutput(np.zeros((30, 5)), att, np.full(5, 0.2))},
         "different numbers of snippets": {"rgb": good, "flow": make_outputs(31, {})},
         "unknown stream 'depth'": {"rgb": good, "depth": good},
-        "lack key": {"rgb": {"cas": good["cas"], "probs": good["probs"]}},
-        "NaN": {"rgb": bad(cas=np.full((30, 4), np.nan, np.float32))},
+        "expected a VideoOutput": {"rgb": {"cas": cas, "attention": att, "probs": probs}},
         "no stream": {},
     }
     for message, stream_outputs in cases.items():
@@ -220,16 +200,13 @@ def test_bad_inputs_raise_data_errors() -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"fusion": "max"},
-        {"nms": "fuzzy"},
-        {"nms_tiou": 1.5},
-        {"soft_nms_sigma": 0.0},
-        {"stream_weights": {"rgb": -1.0}},
-        {"stream_weights": {}},
-        {"thresholds": ()},
+        {"activation": "max"},
+        {"resolution": "pixel"},
+        {"frame_alignment": "end"},
         {"dilation": 2.5},
+        {"dilation": -1},
+        {"smooth_window": -3},
         {"max_per_video": 0},
-        {"min_length": -1.0},
     ],
 )
 def test_bad_config_raises(changes: dict) -> None:
@@ -244,30 +221,25 @@ def test_bad_config_raises(changes: dict) -> None:
     duration=st.floats(0.1, 60.0),
     seed=st.integers(0, 2**16),
     resolution=st.sampled_from(["frame", "snippet"]),
-    kind=st.sampled_from(["hard", "soft"]),
     activation=st.sampled_from(["cas", "cas_x_attention"]),
 )
-def test_detections_are_valid(num_snippets, num_classes, duration, seed, resolution, kind, activation) -> None:
+def test_detections_are_valid(num_snippets, num_classes, duration, seed, resolution, activation) -> None:
     rng = np.random.default_rng(seed)
     names = [str(c) for c in range(num_classes)]
     outputs = {}
     for stream in ("rgb", "flow"):
         logits = rng.normal(size=num_classes)
         att = rng.random(num_snippets) + 1e-3
-        outputs[stream] = {
-            "cas": rng.normal(size=(num_snippets, num_classes)).astype(np.float32),
-            "attention": (att / att.sum()).astype(np.float32),
-            "probs": (np.exp(logits) / np.exp(logits).sum()).astype(np.float32),
-        }
-    cfg = DetectConfig(resolution=resolution, nms=kind, activation=activation)
+        probs = np.exp(logits) / np.exp(logits).sum()
+        outputs[stream] = VideoOutput(rng.normal(size=(num_snippets, num_classes)), att / att.sum(), probs)
+    cfg = DetectConfig(resolution=resolution, activation=activation)
     dets = detect_video(outputs, video_id="v", timing=SnippetTiming(), duration=duration, class_names=names, config=cfg)
     for d in dets:
         s, e = d["segment"]
         assert 0.0 <= s < e <= duration
         assert np.isfinite(d["score"]) and d["label"] in names
-    if kind == "hard":
-        for name in names:
-            segs = np.array([d["segment"] for d in dets if d["label"] == name]).reshape(-1, 2)
-            iou = temporal_iou(segs, segs)
-            np.fill_diagonal(iou, 0.0)
-            assert np.all(iou <= cfg.nms_tiou)
+    for name in names:
+        segs = np.array([d["segment"] for d in dets if d["label"] == name]).reshape(-1, 2)
+        iou = temporal_iou(segs, segs)
+        np.fill_diagonal(iou, 0.0)
+        assert np.all(iou <= NMS_TIOU)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cotal.model import CoAttentionLoss, CoAttentionModel, LossConfig, ModelConfig
+from cotal.model.losses import MARGIN, TAU1, TAU2, THETA
 from cotal.train.batching import collate, forward_bucketed
 
 
@@ -111,13 +112,13 @@ def reference_losses(
     return {"cls": l_cls, "abs": l_abs, "trip": l_trip, "total": total}
 
 
-TINY = dict(in_dim=12, num_classes=5, base_dim=16, branch_dim=4, global_dim=8, nonlocal_inner=4, attention_dim=8)
-CONFIGS = {"code": ModelConfig(**TINY), "paper": ModelConfig.paper(**TINY, temporal_dim=6, fuse_dim=12)}
+IN_DIM, NUM_CLASSES = 12, 5
+CONFIGS = {"code": ModelConfig(base_dim=16), "paper": ModelConfig(base_dim=16, fab="paper")}
 
 
 def _model(config: ModelConfig, seed: int = 0) -> CoAttentionModel:
     torch.manual_seed(seed)
-    model = CoAttentionModel(config).double().eval()
+    model = CoAttentionModel(IN_DIM, NUM_CLASSES, config).double().eval()
     # The non-local output projection starts at zero; randomise it so its gradients are checked too.
     torch.nn.init.normal_(model.fab.nonlocal_block.out.weight, std=0.3)
     torch.nn.init.normal_(model.fab.nonlocal_block.out.bias, std=0.3)
@@ -137,7 +138,7 @@ GROUPS = [0, 0, 3, 3, 3, 1, -1, -1]  # two pairs' worth of clusters, one cluster
 def test_batched_forward_equals_per_video(variant: str) -> None:
     config = CONFIGS[variant]
     model = _model(config)
-    videos = _videos(LENGTHS, config.in_dim)
+    videos = _videos(LENGTHS, IN_DIM)
     x, mask = collate(videos, dtype=torch.float64)
     out = model(x, mask)
     for b, video in enumerate(videos):
@@ -155,10 +156,10 @@ def test_batched_forward_equals_per_video(variant: str) -> None:
 def test_batched_losses_and_gradients_equal_per_video(reduction: str, bucketed: bool) -> None:
     config = CONFIGS["code"]
     model = _model(config, seed=1)
-    videos = _videos(LENGTHS, config.in_dim, seed=1)
+    videos = _videos(LENGTHS, IN_DIM, seed=1)
     gen = torch.Generator().manual_seed(2)
-    targets = torch.softmax(torch.randn(len(videos), config.num_classes, generator=gen, dtype=torch.float64), -1)
-    loss_cfg = LossConfig(alpha=0.7, beta=1.3, theta=0.8, tau1=0.001, tau2=0.5, margin=0.5, reduction=reduction)
+    targets = torch.softmax(torch.randn(len(videos), NUM_CLASSES, generator=gen, dtype=torch.float64), -1)
+    loss_cfg = LossConfig(alpha=0.7, beta=1.3, reduction=reduction)
     groups = torch.tensor(GROUPS)
 
     if bucketed:
@@ -171,7 +172,10 @@ def test_batched_losses_and_gradients_equal_per_video(reduction: str, bucketed: 
     got_grads = {n: p.grad.clone() for n, p in model.named_parameters()}
 
     model.zero_grad()
-    ref = reference_losses([reference_forward(model, v) for v in videos], targets, GROUPS, **vars(loss_cfg))
+    constants = dict(theta=THETA, tau1=TAU1, tau2=TAU2, margin=MARGIN)
+    ref = reference_losses(
+        [reference_forward(model, v) for v in videos], targets, GROUPS, **vars(loss_cfg), **constants
+    )
     ref["total"].backward()
     for name in ("cls", "abs", "trip", "total"):
         torch.testing.assert_close(terms[name], ref[name].detach(), atol=1e-5, rtol=0)

@@ -9,6 +9,7 @@ import torch
 
 from cotal.errors import ConfigError, DataError
 from cotal.model import CoAttentionLoss, CoAttentionOutput, LossConfig
+from cotal.model.losses import THETA
 
 
 def _output(x_cs: torch.Tensor, cas: torch.Tensor, x_ca: torch.Tensor, logits: torch.Tensor) -> CoAttentionOutput:
@@ -41,11 +42,10 @@ def test_action_background_loss_by_hand(reduction: str) -> None:
     d_j = 1 - 1 / math.sqrt(2)  # d(J_0, J_1); d(J_m, B_m) = 0
     inter = 2 * (d_j - 0.001)  # two ordered pairs
     intra = 2 * (d_j - 0 + 0.5)
-    theta = 0.5
-    expected = inter + theta * intra
+    expected = inter + THETA * intra  # the authors' weight of L_intra, 1
     if reduction == "mean":
         expected /= 2  # K (K - 1) ordered pairs of the one cluster
-    loss = CoAttentionLoss(theta=theta, reduction=reduction)
+    loss = CoAttentionLoss(reduction=reduction)
     total, terms = loss(out, mask, torch.tensor([[0.5, 0.5]] * 2), torch.tensor([1, 1]))
     assert terms["abs"].item() == pytest.approx(expected)
     assert total.item() == pytest.approx(terms["cls"].item() + expected)
@@ -85,7 +85,7 @@ def test_bad_groups_and_config_raise() -> None:
         CoAttentionLoss()(out, mask, torch.tensor([[0.5, 0.5]] * 2), torch.tensor([1]))
     with pytest.raises(ConfigError, match="reduction"):
         LossConfig(reduction="avg")
-    with pytest.raises(ConfigError, match="tau1"):
-        CoAttentionLoss(tau1=-1.0)
+    with pytest.raises(ConfigError, match="beta"):
+        CoAttentionLoss(beta=-1.0)
     with pytest.raises(ConfigError, match="unknown"):
         CoAttentionLoss(gamma=1.0)

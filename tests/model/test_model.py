@@ -6,11 +6,16 @@ import pytest
 import torch
 
 from cotal.errors import ConfigError, DataError
-from cotal.model import CoAttentionModel, ModelConfig, StreamModels
+from cotal.model import CoAttentionModel, ModelConfig
 from cotal.model.ops import masked_softmax
 from cotal.train.batching import collate
 
-SMALL = dict(in_dim=10, num_classes=4, base_dim=16, branch_dim=4, global_dim=8, nonlocal_inner=4, attention_dim=8)
+IN_DIM, NUM_CLASSES = 10, 4
+SMALL = ModelConfig(base_dim=16)
+
+
+def _model(config: ModelConfig = SMALL) -> CoAttentionModel:
+    return CoAttentionModel(IN_DIM, NUM_CLASSES, config)
 
 
 def _videos(lengths: list[int], dim: int, seed: int = 0) -> list[torch.Tensor]:
@@ -18,12 +23,12 @@ def _videos(lengths: list[int], dim: int, seed: int = 0) -> list[torch.Tensor]:
     return [torch.randn(t, dim, generator=gen) for t in lengths]
 
 
-@pytest.mark.parametrize("config", [ModelConfig(**SMALL), ModelConfig.paper(**SMALL, fuse_dim=12)])
+@pytest.mark.parametrize("config", [SMALL, ModelConfig(base_dim=16, fab="paper")])
 def test_outputs_do_not_change_when_padded_with_longer_videos(config: ModelConfig) -> None:
     torch.manual_seed(0)
-    model = CoAttentionModel(config).eval()
+    model = _model(config).eval()
     torch.nn.init.normal_(model.fab.nonlocal_block.out.weight, std=0.3)  # make the global branch non-trivial
-    short, *others = _videos([7, 40, 25, 3], config.in_dim)
+    short, *others = _videos([7, 40, 25, 3], IN_DIM)
     alone = model(short.unsqueeze(0))
     x, mask = collate([*others, short])
     batched = model(x, mask)
@@ -36,8 +41,8 @@ def test_outputs_do_not_change_when_padded_with_longer_videos(config: ModelConfi
 
 
 def test_attention_is_a_masked_softmax_over_time() -> None:
-    model = CoAttentionModel(ModelConfig(**SMALL)).eval()
-    x, mask = collate(_videos([5, 12, 1], SMALL["in_dim"]))
+    model = _model().eval()
+    x, mask = collate(_videos([5, 12, 1], IN_DIM))
     out = model(x, mask)
     torch.testing.assert_close(out.attention.sum(1), torch.ones(3))
     assert torch.all(out.attention[~mask] == 0) and torch.all(out.attention[mask] > 0)
@@ -56,8 +61,8 @@ def test_masked_softmax_ignores_huge_padded_logits() -> None:
 def test_input_dropout_drops_whole_channels_per_video() -> None:
     # One active input channel: a video's output in training must be the eval output of either the channel
     # dropped for the whole video (input 0) or kept and rescaled by 1 / (1 - p) = 2 -- never a mix over time.
-    model = CoAttentionModel(ModelConfig(**SMALL, dropout=0.5))
-    x = torch.zeros(2, 7, SMALL["in_dim"])
+    model = _model(ModelConfig(base_dim=16, dropout=0.5))
+    x = torch.zeros(2, 7, IN_DIM)
     x[:, :, 3] = torch.linspace(0.5, 2.0, 7)
     mask = torch.tensor([[True] * 7, [True] * 5 + [False] * 2])
     model.eval()
@@ -75,44 +80,36 @@ def test_input_dropout_drops_whole_channels_per_video() -> None:
 
 
 def test_nonlocal_block_starts_as_identity() -> None:
-    model = CoAttentionModel(ModelConfig(**SMALL))
-    g = torch.randn(2, 6, SMALL["global_dim"])
+    model = _model()
+    g = torch.randn(2, 6, 128)
     m = torch.ones(2, 6, 1)
     torch.testing.assert_close(model.fab.nonlocal_block(g, m), g)
 
 
 def test_sizes_follow_the_config() -> None:
-    model = CoAttentionModel(in_dim=6, num_classes=3, base_dim=8, branch_dim=2, pyramid_dilations=(1, 4), global_dim=5)
+    model = CoAttentionModel(6, 3, ModelConfig(base_dim=8))
     out = model(torch.randn(2, 11, 6))
-    assert model.cs_dim == 5 + 2 * 3 and out.x_cs.shape == (2, 11, 11)
+    assert model.cs_dim == 128 + 4 * 32 and out.x_cs.shape == (2, 11, 256)  # the authors' global + pyramid
     assert out.cas.shape == (2, 11, 3) and out.x_ca.shape == (2, 11, 128) and out.logits.shape == (2, 3)
-    paper = CoAttentionModel(ModelConfig.paper(in_dim=6, num_classes=3, fuse_dim=7))
-    assert paper(torch.randn(1, 4, 6)).x_cs.shape == (1, 4, 7)
+    paper = CoAttentionModel(6, 3, ModelConfig(base_dim=8, fab="paper"))
+    assert paper(torch.randn(1, 4, 6)).x_cs.shape == (1, 4, 8)  # fused back to base_dim
+    assert paper.fab.temporal is not None and model.fab.temporal is None
 
 
 def test_invalid_configuration_and_inputs_raise_one_line_errors() -> None:
-    with pytest.raises(ConfigError, match="fuse"):
-        ModelConfig(fuse="sum")
-    with pytest.raises(ConfigError, match="base_kernel"):
-        ModelConfig(base_kernel=2)
+    with pytest.raises(ConfigError, match="fab"):
+        ModelConfig(fab="sum")
+    with pytest.raises(ConfigError, match="base_dim"):
+        ModelConfig(base_dim=0)
     with pytest.raises(ConfigError, match="unknown key"):
-        ModelConfig.from_dict({"in_dim": 4, "hidden": 3})
-    model = CoAttentionModel(ModelConfig(**SMALL))
+        ModelConfig.from_dict({"in_dim": 4})  # D comes from the features, never from a config
+    with pytest.raises(ConfigError, match="num_classes"):
+        CoAttentionModel(4, 0)
+    model = _model()
     with pytest.raises(ConfigError, match="expected"):
         model(torch.randn(1, 5, 3))
     with pytest.raises(DataError, match="no valid snippet"):
-        model(torch.randn(2, 5, SMALL["in_dim"]), torch.tensor([[True] * 5, [False] * 5]))
-
-
-def test_stream_models_are_independent_per_stream() -> None:
-    models = StreamModels({"rgb": ModelConfig(**SMALL), "flow": ModelConfig(**{**SMALL, "in_dim": 6})})
-    x, mask = collate(_videos([4, 9], 10))
-    outs = models({"rgb": x, "flow": x[..., :6]}, mask)
-    assert set(outs) == {"rgb", "flow"} and outs["flow"].logits.shape == (2, 4)
-    outs["rgb"].logits.sum().backward()
-    assert all(p.grad is None for p in models["flow"].parameters())
-    with pytest.raises(ConfigError, match="flow"):
-        models({"rgb": x}, mask)
+        model(torch.randn(2, 5, IN_DIM), torch.tensor([[True] * 5, [False] * 5]))
 
 
 @pytest.mark.parametrize("p", [0.5, 0.3, 0.7])
@@ -131,7 +128,7 @@ def test_input_map_rounds_as_standardise_mask_then_drop_channels(p: float, monke
 
     monkeypatch.setattr(coattention, "same_convs", recording)
     torch.manual_seed(0)
-    model = CoAttentionModel(ModelConfig(in_dim=64, num_classes=3, dropout=p)).train()
+    model = CoAttentionModel(64, 3, ModelConfig(dropout=p)).train()
     shift, scale = torch.randn(64), torch.rand(64) * 3 + 0.1
     model.set_input_normalization(shift, scale)
     x, mask = torch.randn(4, 50, 64), torch.ones(4, 50, dtype=torch.bool)

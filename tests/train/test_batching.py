@@ -8,7 +8,7 @@ import torch
 
 from cotal.errors import ConfigError, DataError
 from cotal.model import CoAttentionModel, ModelConfig
-from cotal.train.batching import collate, crop_indices, crop_sequence, forward_bucketed, plan_buckets
+from cotal.train.batching import collate, crop_indices, forward_bucketed, plan_buckets
 
 
 def test_collate_pads_with_zeros_and_builds_the_mask() -> None:
@@ -23,27 +23,17 @@ def test_collate_pads_with_zeros_and_builds_the_mask() -> None:
         collate([np.ones((0, 2))])
 
 
-@pytest.mark.parametrize("mode", ["crop", "sample"])
-def test_crop_keeps_short_videos_and_shortens_long_ones(mode: str) -> None:
+def test_crop_keeps_short_videos_and_shortens_long_ones() -> None:
     rng = np.random.default_rng(0)
-    assert np.array_equal(crop_indices(20, 30, rng, mode), np.arange(20))
-    assert np.array_equal(crop_indices(20, None, rng, mode), np.arange(20))
+    assert np.array_equal(crop_indices(20, 30, rng), np.arange(20))
+    assert np.array_equal(crop_indices(20, None, rng), np.arange(20))
     for length in (31, 100, 1000):
-        idx = crop_indices(length, 30, rng, mode)
-        assert len(idx) == 30 and np.all(np.diff(idx) > 0) and idx[0] >= 0 and idx[-1] < length
-        if mode == "crop":
-            assert np.all(np.diff(idx) == 1)
-        else:  # one index per equal bin: spread over the whole video
-            bins = np.floor(np.arange(length) * 30 / length).astype(int)
-            assert np.array_equal(bins[idx], np.arange(30))
-    starts = {int(crop_indices(100, 30, rng, mode)[0]) for _ in range(50)}
+        idx = crop_indices(length, 30, rng)
+        assert len(idx) == 30 and np.all(np.diff(idx) == 1) and idx[0] >= 0 and idx[-1] < length
+    starts = {int(crop_indices(100, 30, rng)[0]) for _ in range(50)}
     assert len(starts) > 1  # random
-    x = np.arange(200.0).reshape(100, 2)
-    out = crop_sequence(x, 30, np.random.default_rng(1), mode)
-    assert np.array_equal(out, x[crop_indices(100, 30, np.random.default_rng(1), mode)])
-    assert isinstance(crop_sequence(torch.from_numpy(x), 30, rng, mode), torch.Tensor)
-    with pytest.raises(ConfigError, match="mode"):
-        crop_indices(10, 5, rng, "middle")
+    with pytest.raises(ConfigError, match="max_len"):
+        crop_indices(10, 0, rng)
 
 
 def test_plan_buckets_is_optimal_and_covers_the_batch() -> None:
@@ -68,7 +58,7 @@ def test_plan_buckets_is_optimal_and_covers_the_batch() -> None:
 
 def test_forward_bucketed_equals_one_padded_batch() -> None:
     torch.manual_seed(0)
-    model = CoAttentionModel(ModelConfig(in_dim=6, num_classes=3, base_dim=8, branch_dim=2, global_dim=4)).eval()
+    model = CoAttentionModel(6, 3, ModelConfig(base_dim=8)).eval()
     seqs = [torch.randn(t, 6) for t in (30, 3, 17, 4, 29)]
     ref = model(*collate(seqs))
     out, mask = forward_bucketed(model, seqs, chunk_cost=1.0)

@@ -52,7 +52,7 @@ def test_two_processes_match_a_single_process(toy_dataset: Path, tmp_path: Path)
     for key in single:
         torch.testing.assert_close(rank0[key], single[key], rtol=1e-4, atol=1e-5, msg=key)
     torch.manual_seed(0)  # the trainer's initial weights (seed 0): training must have moved them
-    initial = CoAttentionModel(tiny_model_config(dropout=0.0)).state_dict()
+    initial = CoAttentionModel(8, 3, tiny_model_config(dropout=0.0)).state_dict()
     assert max(float((initial[k] - rank0[k]).abs().max()) for k in initial) > 1e-3
     with open(tmp_path / "ddp_run" / LOG_CSV, newline="") as fh:
         rows = list(csv.DictReader(fh))

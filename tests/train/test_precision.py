@@ -49,7 +49,7 @@ def test_i3d_features_bf16_within_3_percent_of_float32():
 @torch.no_grad()
 def test_model_outputs_and_losses_bf16_close_to_float32():
     torch.manual_seed(0)
-    model = CoAttentionModel(ModelConfig(in_dim=64, num_classes=4, dropout=0.0)).eval()
+    model = CoAttentionModel(64, 4, ModelConfig(dropout=0.0)).eval()
     gen = torch.Generator().manual_seed(1)
     seqs = [torch.randn(t, 64, generator=gen) for t in (40, 55, 70, 90)]
     x, mask = collate(seqs)

@@ -15,34 +15,14 @@ from cotal.train.sampler import label_targets
 from cotal.train.trainer import Trainer
 
 
-def tiny_model_config(in_dim: int = 8, num_classes: int = 3, dropout: float = 0.5) -> ModelConfig:
+def tiny_model_config(dropout: float = 0.5) -> ModelConfig:
     """A model small enough to train in a second on two shared CPU cores."""
-    return ModelConfig(
-        in_dim=in_dim,
-        num_classes=num_classes,
-        base_dim=16,
-        branch_dim=4,
-        global_dim=8,
-        nonlocal_inner=4,
-        attention_dim=8,
-        dropout=dropout,
-    )
+    return ModelConfig(base_dim=16, dropout=dropout)
 
 
 def tiny_train_config(**overrides: object) -> TrainConfig:
-    """Short runs with crops (max_len below the toy lengths) and one CPU thread."""
-    base = TrainConfig(
-        epochs=4,
-        batch_size=6,
-        max_len=24,
-        clusters_per_batch=2,
-        videos_per_cluster=2,
-        checkpoint_every=3,
-        log_every=2,
-        num_threads=1,
-        device="cpu",
-    )
-    return replace(base, **overrides)
+    """Short runs with crops (max_len below the toy lengths) on the CPU."""
+    return replace(TrainConfig(epochs=4, batch_size=6, max_len=24, device="cpu"), **overrides)
 
 
 def gt_labels(dataset: FeatureDataset) -> tuple[list[str], np.ndarray, np.ndarray, list[list[int]]]:
@@ -60,8 +40,11 @@ def toy_trainer(
     dataset: FeatureDataset,
     run_dir: Path,
     *,
-    stream: str | tuple[str, ...] = "rgb",
+    stream: str = "rgb",
     model_config: ModelConfig | None = None,
+    seed: int = 0,
+    checkpoint_every: int = 3,
+    log_every: int = 2,
     **train_overrides: object,
 ) -> Trainer:
     """A quiet trainer of the tiny model on the dataset's ground-truth labels (``train_overrides``: TrainConfig)."""
@@ -76,5 +59,8 @@ def toy_trainer(
         loss_config=default_loss(),
         train_config=tiny_train_config(**train_overrides),
         run_dir=run_dir,
+        seed=seed,
         progress=False,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
     )

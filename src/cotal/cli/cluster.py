@@ -1,18 +1,15 @@
-"""``cotal cluster``: spectral clustering of a dataset's videos into pseudo action classes."""
+"""``cotal cluster``: spectral clustering of a dataset's videos into pseudo action classes (round 0 of `cotal fit`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import typing
 
 from cotal.cli.options import add_streams, streams_value
-from cotal.cluster.config import ClusterConfig, Solver
-from cotal.data.attention import load_attention
+from cotal.config import load_config, parse_overrides
 from cotal.data.dataset import FeatureDataset
-from cotal.errors import ConfigError, DataError
-from cotal.evaluate.formats import write_clusters
+from cotal.errors import DataError
 from cotal.utils.outdir import check_output_file
+from cotal.utils.run import console_log
 
 
 def _clusters_arg(value: str) -> int | str:
@@ -28,58 +25,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "cluster",
         help="cluster videos into pseudo action classes (spectral clustering)",
-        description="Pool each video's features (mean, or weighted by --attention), L2-normalise per stream, and "
-        "cluster them with spectral clustering (see docs/clustering.md). Writes {video_id: cluster_id} JSON. "
-        "Ground-truth labels, when present, are only used to print purity / ARI / NMI.",
+        description="Cluster a subset's videos exactly as round 0 of `cotal fit` does with the same settings: "
+        "features standardised with that subset's statistics, each video pooled with round 0's label-free "
+        "weights (or with --attention), spectral clustering (docs/clustering.md). Writes {video_id: cluster_id} "
+        "JSON. Ground-truth labels, when present, are only used to print purity / ARI / NMI.",
     )
     p.add_argument("--data", required=True, help="native dataset folder")
     p.add_argument("--clusters", required=True, type=_clusters_arg, help="number of clusters C, or 'auto' (eigengap)")
     p.add_argument("--out", required=True, help="assignments JSON to write")
-    p.add_argument("--attention", help="attention .npz from the previous round (default: mean pooling)")
+    p.add_argument("--attention", help="snippet weights .npz (e.g. RUN/round_<r>/attention_train.npz) to pool with")
     p.add_argument("--subset", help="subset to cluster (default: the dataset's train subset)")
-    add_streams(p, "default: all present")
-    defaults = ClusterConfig()  # the same defaults as `cotal fit`'s cluster section
-    solvers = typing.get_args(Solver)
-    p.add_argument("--solver", choices=solvers, default=defaults.solver, help="affinity graph")
-    p.add_argument("--neighbors", type=int, default=defaults.n_neighbors, help="k of the k-NN graph (sparse solver)")
-    p.add_argument("--auto-range", type=int, nargs=2, default=(2, 50), metavar=("MIN", "MAX"), help="C for 'auto'")
-    p.add_argument("--seed", type=int, default=0, help="random seed (eigensolver start, k-means)")
+    p.add_argument("--config", help="preset name or YAML file whose settings `cotal fit` would use")
+    p.add_argument(
+        "--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="config values"
+    )
+    add_streams(p, "default: the config's pipeline.streams")
+    p.add_argument("--seed", type=int, help="seed of the eigensolver start and k-means (pipeline.seed)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (`cotal --help`) does not load scikit-learn / SciPy.
-    from cotal.cluster import SpectralVideoClustering, video_descriptors
+    from cotal.cluster.stage import cluster_videos
+    from cotal.cluster.weights import SnippetWeights
     from cotal.evaluate.clustering import clustering_metrics
+    from cotal.evaluate.formats import write_clusters
+    from cotal.pipeline.stages import round0_inputs, run_streams
 
+    over = parse_overrides(args.overrides)
+    pipe = over.setdefault("pipeline", {})
+    pipe["clusters"] = args.clusters
+    if args.seed is not None:
+        pipe["seed"] = args.seed
+    if streams_value(args.streams) is not None:
+        pipe["streams"] = list(streams_value(args.streams))
+    cfg = load_config(args.config, over)
     check_output_file(args.out, [args.data, args.attention])
     ds = FeatureDataset(args.data)
     subset = args.subset or ds.meta.train_subset
     ids = ds.video_ids(subset)
     if not ids:
         raise DataError(f"{ds.root}: no videos in subset {subset!r}; subsets: {', '.join(ds.annotations.subsets)}")
-    if args.seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
-    attention = load_attention(args.attention) if args.attention else None
-    x = video_descriptors(ds, ids, attention=attention, streams=streams_value(args.streams))
-    model = SpectralVideoClustering(
-        n_clusters=args.clusters,
-        solver=args.solver,
-        n_neighbors=args.neighbors,
-        random_state=args.seed,
-        auto_range=tuple(args.auto_range),
-    ).fit(x)
-    if args.clusters == "auto" and model.n_clusters_ <= 2:
-        print(
-            f"warning: the eigengap picked C={model.n_clusters_}; such a coarse split is rarely the action classes, "
-            "consider --clusters C",
-            file=sys.stderr,
+    streams = run_streams(cfg, ds)
+    normalization, weights = round0_inputs(ds, ids, cfg, with_weights=not args.attention)
+    if args.attention:
+        weights = SnippetWeights.load(args.attention)
+    with console_log():
+        result = cluster_videos(
+            ds,
+            ids,
+            config=cfg.cluster,
+            n_clusters=cfg.pipeline.clusters,
+            streams=streams,
+            normalization=normalization,
+            weights=weights,
+            seed=cfg.pipeline.seed,
         )
-    assignments = {vid: int(c) for vid, c in zip(ids, model.labels_, strict=True)}
+    assignments = result.assignments()
     write_clusters(args.out, assignments)
     print(
-        f"clustered {len(ids)} videos ({subset}, {x.shape[1]}-d) into C={model.n_clusters_} "
-        f"[{model.solver_} solver, sigma={model.affinity_sigma_:.4f}] -> {args.out}"
+        f"clustered {len(ids)} videos ({subset}, {'+'.join(streams)}) into C={result.n_clusters} "
+        f"[{result.solver} solver, sigma={result.sigma:.4f}] -> {args.out}"
     )
     metrics = clustering_metrics(assignments, ds.annotations)
     if metrics["num_videos"]:

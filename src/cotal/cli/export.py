@@ -11,7 +11,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = export_run(args.run, args.onnx)
     for name, rec in manifest["models"].items():
         print(
-            f"{name}: {args.onnx}/{rec['file']} (streams {', '.join(rec['streams'])}, D={rec['in_dim']}, "
+            f"{name}: {args.onnx}/{rec['file']} (stream {rec['stream']}, D={rec['in_dim']}, "
             f"C={rec['num_classes']}); max |PyTorch - onnxruntime| = {rec['max_abs_diff']:.1e} <= {TOLERANCE:g}"
         )
     print(f"manifest: {args.onnx}/manifest.json")

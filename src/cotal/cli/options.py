@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cotal.data.config import STREAMS
 from cotal.errors import ConfigError
-
-STREAMS = ("rgb", "flow")
 
 
 def add_streams(p: argparse.ArgumentParser, help_default: str) -> None:

@@ -1,25 +1,22 @@
-"""Video descriptors for clustering: attention-weighted temporal pooling, L2-normalised per stream.
+"""Video descriptors for clustering: weighted temporal pooling, L2-normalised per stream.
 
 docs/method.md eq. (3): ``f^s = L2Norm(X_s^T w_s)`` for each stream ``s`` with (T,) weights ``w_s`` summing to 1
-(round 0: uniform ``1/T``, i.e. mean pooling; later rounds: the class-agnostic attention S of the previous
-model), and ``f = [f^rgb, f^flow]``.
+(round 0: the label-free weights of :func:`round0_weights`, or uniform ``1/T``, i.e. mean pooling; later rounds:
+the class-agnostic attention S of the previous round's models), and ``f = [f^rgb, f^flow]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import get_args
 
 import numpy as np
 
 from cotal.cluster.config import Pooling
-from cotal.data.attention import SHARED
+from cotal.cluster.weights import SnippetWeights
 from cotal.data.dataset import FeatureDataset
 from cotal.data.normalize import Normalization
 from cotal.errors import ConfigError, DataError
-
-# Either {stream: {video_id: (T,)}} (what load_attention returns) or {video_id: (T,)} for every stream.
-Attention = Mapping[str, Mapping[str, np.ndarray]] | Mapping[str, np.ndarray]
 
 
 def pool_features(x: np.ndarray, weights: np.ndarray | None = None, *, normalize: bool = True) -> np.ndarray:
@@ -58,22 +55,6 @@ def pool_features(x: np.ndarray, weights: np.ndarray | None = None, *, normalize
     return pooled
 
 
-def _weights_for(attention: Attention | None, video_id: str, stream: str) -> np.ndarray | None:
-    """The (T,) weights of one video and stream, or ``None`` (uniform) when no attention is given."""
-    if attention is None:
-        return None
-    if isinstance(next(iter(attention.values()), None), Mapping):  # {stream: {vid: w}}
-        table = attention.get(stream, attention.get(SHARED))
-        if table is None:
-            raise DataError(f"attention has no weights for stream {stream!r} (nor {SHARED!r})")
-        where = f"stream {stream!r}" if stream in attention else f"stream {SHARED!r}"
-    else:  # {vid: w}
-        table, where = attention, "attention"
-    if video_id not in table:
-        raise DataError(f"attention ({where}) has no weights for video {video_id!r}")
-    return table[video_id]
-
-
 def _use_streams(dataset: FeatureDataset, streams: Sequence[str] | None) -> tuple[str, ...]:
     """The requested streams in canonical order (rgb, then flow); unknown ones raise DataError."""
     use = tuple(streams) if streams is not None else dataset.streams
@@ -109,7 +90,7 @@ def snippet_features(
 def video_descriptors(
     dataset: FeatureDataset,
     video_ids: Sequence[str],
-    attention: Attention | None = None,
+    weights: SnippetWeights | None = None,
     streams: Sequence[str] | None = None,
     *,
     normalization: Normalization | None = None,
@@ -120,8 +101,7 @@ def video_descriptors(
     Args:
         dataset: the feature dataset.
         video_ids: N video ids (rows of the result keep this order).
-        attention: ``{stream: {vid: (T,)}}`` as read by :func:`cotal.data.attention.load_attention` (stream
-            ``"all"`` applies to every stream) or ``{vid: (T,)}`` for every stream; ``None``: mean pooling.
+        weights: (T,) snippet weights of every video and stream (:class:`SnippetWeights`); ``None``: mean pooling.
         streams: streams to use, concatenated in ``("rgb", "flow")`` order; default: all the dataset has.
         normalization, center: feature transform before pooling (see :func:`snippet_features`).
 
@@ -129,7 +109,7 @@ def video_descriptors(
         (N, sum_s D_s) float32; each stream's block has unit L2 norm.
 
     Raises:
-        DataError: unknown stream, missing video/attention, or attention length != T of the video.
+        DataError: unknown stream, missing video or weights, or weights whose length is not the video's T.
     """
     use = _use_streams(dataset, streams)
     rows = []
@@ -138,7 +118,7 @@ def video_descriptors(
         for stream in use:
             x = snippet_features(dataset, vid, stream, normalization, center)
             try:
-                parts.append(pool_features(x, _weights_for(attention, vid, stream)))
+                parts.append(pool_features(x, weights.of(stream, vid) if weights is not None else None))
             except DataError as e:
                 raise DataError(f"{dataset.root}: video {vid!r} ({stream}): {e}") from None
         rows.append(np.concatenate(parts))
@@ -177,79 +157,32 @@ def _top_fraction(score: np.ndarray, fraction: float) -> np.ndarray:
 def round0_weights(
     dataset: FeatureDataset,
     video_ids: Sequence[str],
-    method: str,
     *,
+    pooling: Pooling,
     streams: Sequence[str] | None = None,
     normalization: Normalization | None = None,
     center: bool = False,
     fraction: float = 0.3,
-    codebook_size: int = 64,
-    seed: int = 0,
-) -> dict[str, np.ndarray] | None:
-    """Label-free snippet weights for the first clustering, before any model exists (docs/clustering.md).
+) -> SnippetWeights | None:
+    """Label-free snippet weights of the first clustering, before any model exists (docs/method.md eq. 4).
 
     Args:
-        method: ``"mean"`` (uniform, the paper: returns None), ``"distinctive"`` (the ``fraction`` of each
-            video's snippets farthest from its median snippet) or ``"idf"`` (each snippet weighted by the
-            inverse document frequency of its codeword in a k-means codebook of all training snippets:
-            what nearly every video contains, the shared background, weighs ~0; what few videos contain
-            weighs most).
+        pooling: ``"mean"`` (uniform, the paper: returns None) or ``"distinctive"`` (the ``fraction`` of each
+            video's snippets farthest from its median snippet, every stream together, one weighting for all).
         fraction: share of snippets kept by ``distinctive``.
-        codebook_size: codewords of ``idf``.
-        seed: seeds the codebook's k-means.
 
     Returns:
-        ``{video_id: (T,) non-negative weights}`` shared by every stream, or None for mean pooling.
+        The same (T,) 0/1 weights for every stream, or None for mean pooling.
     """
-    if method not in POOLINGS:
-        raise ConfigError(f"cluster.pooling must be one of {', '.join(POOLINGS)}, got {method!r}")
+    if pooling not in POOLINGS:
+        raise ConfigError(f"cluster.pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     if not 0 < fraction <= 1:
         raise ConfigError(f"cluster.top_fraction must lie in (0, 1], got {fraction!r}")
-    if method == "mean":
+    if pooling == "mean":
         return None
     use = _use_streams(dataset, streams)
-    if method == "distinctive":  # one video in memory at a time
-        return {
-            vid: _top_fraction(distinctiveness(joint_snippets(dataset, vid, use, normalization, center)), fraction)
-            for vid in video_ids
-        }
-    return _idf_weights(
-        lambda vid: joint_snippets(dataset, vid, use, normalization, center), dataset, video_ids, codebook_size, seed
-    )
-
-
-def _idf_weights(
-    snippets_of: Callable[[str], np.ndarray],
-    dataset: FeatureDataset,
-    video_ids: Sequence[str],
-    codebook_size: int,
-    seed: int,
-    sample_size: int = 50_000,
-) -> dict[str, np.ndarray]:
-    """Snippet weight = idf of its codeword, ``log(N / df)``; a video whose words are all common gets uniform.
-
-    Two passes over the videos, one in memory at a time: a sample of ``sample_size`` snippets (drawn from each video
-    in proportion to its length) fits the codebook, then every video's snippets are assigned to it.
-    """
-    from sklearn.cluster import MiniBatchKMeans
-
-    rng = np.random.default_rng(seed)
-    lengths = np.array([dataset.num_snippets(v) for v in video_ids])
-    share = min(1.0, sample_size / max(int(lengths.sum()), 1))
-    parts = []
-    for vid, t in zip(video_ids, lengths, strict=True):
-        rows = rng.choice(t, size=min(t, max(1, round(share * t))), replace=False)
-        parts.append(snippets_of(vid)[np.sort(rows)])
-    sample = np.concatenate(parts).astype(np.float32)
-    k = max(2, min(codebook_size, len(sample) // 4))
-    km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048).fit(sample)
-    words = {vid: km.predict(snippets_of(vid).astype(np.float32)) for vid in video_ids}
-    df = np.zeros(k)
-    for w in words.values():
-        df[np.unique(w)] += 1
-    idf = np.log(len(words) / np.maximum(df, 1.0))
-    out = {}
-    for vid, w in words.items():
-        weights = idf[w].astype(np.float32)
-        out[vid] = weights if weights.sum() > 0 else np.ones_like(weights)
-    return out
+    weights = {  # one video in memory at a time
+        vid: _top_fraction(distinctiveness(joint_snippets(dataset, vid, use, normalization, center)), fraction)
+        for vid in video_ids
+    }
+    return SnippetWeights.shared(weights, use)

@@ -46,16 +46,6 @@ def embedding_margin(embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(margin), margin, 1.0)
 
 
-def core_videos(labels: np.ndarray, confidence: np.ndarray, fraction: float) -> np.ndarray:
-    """(N,) bool: the ``fraction`` most confident videos of each cluster (at least 2 where it has them)."""
-    keep = np.zeros(len(labels), dtype=bool)
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        n = max(min(2, len(members)), int(np.ceil(fraction * len(members))))
-        keep[members[np.argsort(-confidence[members], kind="stable")[:n]]] = True
-    return keep
-
-
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman correlation of two (T,) sequences (0 when either is constant)."""
     ra, rb = rankdata(a), rankdata(b)  # ties share their average rank

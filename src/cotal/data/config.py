@@ -8,6 +8,7 @@ from typing import Literal
 from cotal.utils.configs import check_choices
 
 NormalizeMethod = Literal["none", "zscore"]
+STREAMS = ("rgb", "flow")  # the feature streams a dataset can hold, in their canonical order
 
 
 @dataclass

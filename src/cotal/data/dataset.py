@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation, load_annotations
+from cotal.data.config import STREAMS
 from cotal.data.ids import video_file
 from cotal.data.problems import (
     annotation_problems,
@@ -39,8 +40,6 @@ from cotal.data.unlabelled import annotations_from_features
 from cotal.errors import ConfigError, DataError
 from cotal.utils.configs import build_config
 from cotal.utils.io import read_yaml, write_yaml
-
-STREAMS = ("rgb", "flow")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from cotal.detect.config import DetectConfig
 from cotal.detect.detect import FusedOutput, detect, detect_video, fuse_streams, kept_classes
-from cotal.detect.nms import nms, soft_nms, temporal_iou
+from cotal.detect.nms import nms, temporal_iou
 from cotal.detect.proposals import contrast_scores, minmax_normalize, smooth, threshold_proposals, upsample
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "minmax_normalize",
     "nms",
     "smooth",
-    "soft_nms",
     "temporal_iou",
     "threshold_proposals",
     "upsample",

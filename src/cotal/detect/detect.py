@@ -9,14 +9,23 @@ from typing import Any
 import numpy as np
 
 from cotal.data.timing import SnippetTiming
-from cotal.detect.config import DetectConfig
-from cotal.detect.nms import nms, soft_nms
+from cotal.detect.config import (
+    CLASS_THRESHOLD,
+    CONTEXT_RATIO,
+    NMS_TIOU,
+    PROB_WEIGHT,
+    STREAM_WEIGHTS,
+    THRESHOLDS,
+    DetectConfig,
+)
+from cotal.detect.nms import nms
 from cotal.detect.proposals import contrast_scores, minmax_normalize, smooth, threshold_proposals, upsample
 from cotal.errors import DataError
-from cotal.model.io import OUTPUT_KEYS
+from cotal.model.outputs import VideoOutput
 
 # Authors' adaptive smoothing rule: window = n_frames / 16, capped at 255 frames.
 _ADAPTIVE_DIVISOR, _ADAPTIVE_MAX = 16, 255
+_TINY = np.finfo(np.float64).tiny
 
 
 @dataclass(frozen=True)
@@ -24,7 +33,7 @@ class FusedOutput:
     """One video's outputs after late fusion of the streams.
 
     Attributes:
-        cas: (T, C) float64 class activations (fused logits, or fused normalised activations).
+        cas: (T, C) float64 fused class activation logits.
         attention: (T,) float64 class-agnostic attention S.
         probs: (C,) float64 video class probabilities (sum to 1).
     """
@@ -34,77 +43,52 @@ class FusedOutput:
     probs: np.ndarray
 
 
-def _check_video(stream: str, video_id: str, arrays: Any, num_classes: int) -> tuple[np.ndarray, ...]:
-    """Validate one stream's arrays for one video; returns (cas (T, C), attention (T,), probs (C,)) as float64."""
-    where = f"video {video_id!r}, stream {stream!r}"
-    if not isinstance(arrays, Mapping):
-        raise DataError(f"{where}: outputs must be a dict with keys {OUTPUT_KEYS}, got {type(arrays).__name__}")
-    missing = [k for k in OUTPUT_KEYS if k not in arrays]
-    if missing:
-        raise DataError(f"{where}: outputs lack key(s) {missing}")
-    cas, att, probs = (np.asarray(arrays[k], dtype=np.float64) for k in OUTPUT_KEYS)
-    if cas.ndim != 2 or cas.shape[1] != num_classes:
-        raise DataError(f"{where}: 'cas' must have shape (T, {num_classes}) (C = len(class_names)), got {cas.shape}")
-    if att.shape != (cas.shape[0],):
-        raise DataError(f"{where}: 'attention' must have shape ({cas.shape[0]},) to match 'cas', got {att.shape}")
-    if probs.shape != (num_classes,):
-        raise DataError(f"{where}: 'probs' must have shape ({num_classes},), got {probs.shape}")
-    for key, arr in zip(OUTPUT_KEYS, (cas, att, probs), strict=True):
-        if not np.isfinite(arr).all():
-            raise DataError(f"{where}: '{key}' contains NaN or infinite values")
-    return cas, att, probs
+def fuse_streams(video_outputs: Mapping[str, VideoOutput], *, video_id: str, num_classes: int) -> FusedOutput:
+    """Late fusion of one video's per-stream outputs with the authors' weights (:data:`STREAM_WEIGHTS`).
 
-
-def fuse_streams(
-    video_outputs: Mapping[str, Mapping[str, np.ndarray]],
-    *,
-    video_id: str,
-    num_classes: int,
-    config: DetectConfig,
-) -> FusedOutput:
-    """Late fusion of one video's per-stream outputs with ``config.stream_weights`` (weighted means).
+    The class activations A and the attention S are weighted means over the streams; the video probabilities are
+    the softmax of the weighted mean of the log-probabilities, which differ from the logits p only by a
+    per-stream constant, so they equal the softmax of the fused p.
 
     Args:
-        video_outputs: stream -> {"cas": (T, C), "attention": (T,), "probs": (C,)}.
+        video_outputs: stream -> :class:`VideoOutput`.
         video_id: for error messages.
         num_classes: C.
-        config: uses ``stream_weights`` and ``fusion`` (see :class:`DetectConfig`).
     Returns:
         :class:`FusedOutput` with (T, C), (T,), (C,) float64 arrays.
     Raises:
-        DataError: no stream, a stream without a weight, missing keys, mismatched shapes, non-finite values.
+        DataError: no stream, an unknown stream, another C, or streams of different lengths.
     """
     if not video_outputs:
         raise DataError(f"video {video_id!r}: no stream outputs")
-    checked = {}
-    for stream, arrays in video_outputs.items():
-        if stream not in config.stream_weights:
+    for stream, out in video_outputs.items():
+        if stream not in STREAM_WEIGHTS:
+            raise DataError(f"video {video_id!r}: unknown stream {stream!r} (streams: {', '.join(STREAM_WEIGHTS)})")
+        if not isinstance(out, VideoOutput):
+            raise DataError(f"video {video_id!r}, stream {stream!r}: expected a VideoOutput, got {type(out).__name__}")
+        if out.num_classes != num_classes:
             raise DataError(
-                f"video {video_id!r}: unknown stream {stream!r} (DetectConfig.stream_weights has "
-                f"{sorted(config.stream_weights)})"
+                f"video {video_id!r}, stream {stream!r}: outputs have {out.num_classes} classes, "
+                f"but {num_classes} class names are given"
             )
-        checked[stream] = _check_video(stream, video_id, arrays, num_classes)
-    lengths = {s: v[0].shape[0] for s, v in checked.items()}
+    lengths = {s: out.num_snippets for s, out in video_outputs.items()}
     if len(set(lengths.values())) > 1:
         raise DataError(f"video {video_id!r}: streams have different numbers of snippets {lengths}")
-    weights = np.asarray([config.stream_weights[s] for s in checked], dtype=np.float64)
-    if weights.sum() <= 0:
-        raise DataError(f"video {video_id!r}: the weights of its streams {sorted(checked)} are all zero")
+    weights = np.asarray([STREAM_WEIGHTS[s] for s in video_outputs], dtype=np.float64)
     weights = weights / weights.sum()
-    cas, att, probs = (np.stack([v[i] for v in checked.values()]) for i in range(3))
 
-    def wmean(x: np.ndarray) -> np.ndarray:
-        return np.tensordot(weights, x, axes=1)
+    def wmean(name: str) -> np.ndarray:
+        stacked = np.stack([getattr(out, name) for out in video_outputs.values()]).astype(np.float64)
+        return np.tensordot(weights, stacked, axes=1)
 
-    if config.fusion == "logits":
-        # log softmax(p) = p - logsumexp(p): the per-stream constant cancels in the softmax of the weighted mean.
-        logp = wmean(np.log(np.clip(probs, np.finfo(np.float64).tiny, None)))
-        fused_probs = np.exp(logp - logp.max())
-        fused_probs /= fused_probs.sum()
-        return FusedOutput(cas=wmean(cas), attention=wmean(att), probs=fused_probs)
-    normed = np.stack([minmax_normalize(c) for c in cas])
-    fused_probs = wmean(probs)
-    return FusedOutput(cas=wmean(normed), attention=wmean(att), probs=fused_probs / max(fused_probs.sum(), 1e-300))
+    logp = np.tensordot(
+        weights,
+        np.log(np.clip(np.stack([o.probs for o in video_outputs.values()]).astype(np.float64), _TINY, None)),
+        axes=1,
+    )
+    fused_probs = np.exp(logp - logp.max())
+    fused_probs /= fused_probs.sum()
+    return FusedOutput(cas=wmean("cas"), attention=wmean("attention"), probs=fused_probs)
 
 
 def kept_classes(probs: np.ndarray, config: DetectConfig) -> np.ndarray:
@@ -113,10 +97,10 @@ def kept_classes(probs: np.ndarray, config: DetectConfig) -> np.ndarray:
     Args:
         probs: (C,) fused video probabilities.
     Returns:
-        (K,) int class indices, ascending: probability > ``class_threshold``, plus the top-1 class when
+        (K,) int class indices, ascending: probability > :data:`CLASS_THRESHOLD`, plus the top-1 class when
         ``keep_top1``.
     """
-    keep = probs > config.class_threshold
+    keep = probs > CLASS_THRESHOLD
     if config.keep_top1 and len(probs):
         keep[int(np.argmax(probs))] = True
     return np.flatnonzero(keep)
@@ -144,7 +128,7 @@ def _smoothing_window(config: DetectConfig, num_snippets: int, timing: SnippetTi
 
 
 def detect_video(
-    video_outputs: Mapping[str, Mapping[str, np.ndarray]],
+    video_outputs: Mapping[str, VideoOutput],
     *,
     video_id: str,
     timing: SnippetTiming,
@@ -155,7 +139,7 @@ def detect_video(
     """Detect action segments in one video.
 
     Args:
-        video_outputs: stream -> {"cas": (T, C) logits A, "attention": (T,) S, "probs": (C,) softmax(p)}.
+        video_outputs: stream -> :class:`VideoOutput` (A (T, C), S (T,), softmax(p) (C,)).
         video_id: for error messages.
         timing: snippet timing of the features (snippet i covers [i, i + 1) x stride / fps seconds).
         duration: video length in seconds; segments are clipped to [0, duration].
@@ -169,7 +153,7 @@ def detect_video(
     """
     if not np.isfinite(duration) or duration <= 0:
         raise DataError(f"video {video_id!r}: duration must be a positive number of seconds, got {duration!r}")
-    fused = fuse_streams(video_outputs, video_id=video_id, num_classes=len(class_names), config=config)
+    fused = fuse_streams(video_outputs, video_id=video_id, num_classes=len(class_names))
     num_snippets = fused.cas.shape[0]
     if num_snippets == 0:
         return []
@@ -180,38 +164,31 @@ def detect_video(
     samples = upsample(_activations(fused, classes, config), factor, alignment=config.frame_alignment)
     samples = smooth(samples, _smoothing_window(config, num_snippets, timing, factor))
     dilation = int(round(config.dilation * factor / timing.stride))
-    thresholds = np.asarray(config.thresholds)
+    thresholds = np.asarray(THRESHOLDS)
 
     dets = []
     for k, c in enumerate(classes):
         activation = samples[:, k]
-        runs = threshold_proposals(
-            activation, thresholds=thresholds, relative_to_mean=config.threshold_mode == "mean", dilation=dilation
-        )
+        runs = threshold_proposals(activation, thresholds=thresholds, dilation=dilation)
         if len(runs) == 0:
             continue
-        scores = contrast_scores(activation, runs, context_ratio=config.context_ratio)
-        scores += config.prob_weight * fused.probs[c]
+        scores = contrast_scores(activation, runs, context_ratio=CONTEXT_RATIO)
+        scores += PROB_WEIGHT * fused.probs[c]
         segments = np.clip(np.asarray(timing.to_seconds(runs / factor)).reshape(-1, 2), 0.0, duration)
         lengths = segments[:, 1] - segments[:, 0]
-        ok = (lengths > 0) & (lengths >= config.min_length)
-        segments, scores = segments[ok], scores[ok]
-        if config.nms == "hard":
-            order = nms(segments, scores, tiou=config.nms_tiou)
-            kept_scores = scores[order]
-        else:
-            order, kept_scores = soft_nms(segments, scores, sigma=config.soft_nms_sigma)
+        segments, scores = segments[lengths > 0], scores[lengths > 0]
+        order = nms(segments, scores, tiou=NMS_TIOU)
         label = str(class_names[c])
         dets.extend(
             {"segment": [float(s), float(e)], "label": label, "score": float(sc)}
-            for (s, e), sc in zip(segments[order], kept_scores, strict=True)
+            for (s, e), sc in zip(segments[order], scores[order], strict=True)
         )
     dets.sort(key=lambda d: -d["score"])
     return dets if config.max_per_video is None else dets[: config.max_per_video]
 
 
 def detect(
-    outputs: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]],
+    outputs: Mapping[str, Mapping[str, VideoOutput]],
     *,
     timing: SnippetTiming,
     durations: Mapping[str, float],
@@ -221,8 +198,8 @@ def detect(
     """Detect action segments in every video of the outputs.
 
     Args:
-        outputs: stream -> video id -> {"cas": (T, C), "attention": (T,), "probs": (C,)} (the trainer's export);
-            every stream must hold the same videos.
+        outputs: stream -> video id -> :class:`VideoOutput` (the trainer's export); every stream must hold the
+            same videos.
         timing: snippet timing of the features.
         durations: video id -> duration in seconds (from the annotations).
         class_names: C labels in class-index order.

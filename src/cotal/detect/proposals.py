@@ -73,15 +73,13 @@ def threshold_proposals(
     activation: np.ndarray,
     *,
     thresholds: np.ndarray,
-    relative_to_mean: bool = True,
     dilation: int = 0,
 ) -> np.ndarray:
     """Connected components of the thresholded, dilated activation, for all thresholds at once.
 
     Args:
         activation: (L,) activation (normalised to [0, 1]).
-        thresholds: (K,) threshold values; a sample is "on" when ``activation > t`` (times the mean of the
-            activation when ``relative_to_mean``).
+        thresholds: (K,) threshold values; a sample is "on" when ``activation > t x mean(activation)``.
         dilation: binary dilation window in samples: an "on" sample switches on ``dilation // 2`` samples before
             it and ``dilation - 1 - dilation // 2`` after (``scipy.ndimage.binary_dilation``); <= 1: none.
     Returns:
@@ -89,7 +87,7 @@ def threshold_proposals(
     """
     a = np.asarray(activation, dtype=np.float64).reshape(-1)
     cuts = np.asarray(thresholds, dtype=np.float64).reshape(-1)
-    if relative_to_mean and len(a):
+    if len(a):
         cuts = cuts * a.mean()
     length = len(a)
     mask = np.zeros((len(cuts), length + 2), dtype=np.int8)
@@ -108,7 +106,7 @@ def threshold_proposals(
     return np.stack([runs // (length + 1), runs % (length + 1)], axis=1).astype(np.int64)
 
 
-def contrast_scores(activation: np.ndarray, runs: np.ndarray, *, context_ratio: float) -> np.ndarray:
+def contrast_scores(activation: np.ndarray, runs: np.ndarray, *, context_ratio: float = 0.25) -> np.ndarray:
     """Outer-inner contrast: mean inside a run minus the mean of its outer context.
 
     The context is ``max(1, ceil(context_ratio * length))`` samples on each side, clipped to the sequence;

@@ -15,8 +15,8 @@ _SOURCES = {
     "LossConfig": "cotal.model.config",
     "MODEL_FORMAT": "cotal.model.io",
     "ModelConfig": "cotal.model.config",
-    "OUTPUT_KEYS": "cotal.model.io",
-    "StreamModels": "cotal.model.coattention",
+    "OUTPUT_KEYS": "cotal.model.outputs",
+    "VideoOutput": "cotal.model.outputs",
     "load_model": "cotal.model.io",
     "save_model": "cotal.model.io",
 }
@@ -29,7 +29,7 @@ __all__ = [
     "MODEL_FORMAT",
     "ModelConfig",
     "OUTPUT_KEYS",
-    "StreamModels",
+    "VideoOutput",
     "load_model",
     "save_model",
 ]

@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cotal.model.config import FabVariant
 from cotal.model.ops import same_convs
+
+# The authors' layer sizes (docs/method.md §5).
+PYRAMID_DILATIONS = (1, 2, 3)
+BRANCH_DIM = 32
+GLOBAL_DIM = 128
+NONLOCAL_INNER = 64
+TEMPORAL_DIM = 128  # the paper's temporal-conv branch (fab="paper")
 
 
 class NonLocalBlock1d(nn.Module):
@@ -46,46 +54,29 @@ class NonLocalBlock1d(nn.Module):
 
 
 class FeatureAggregationBlock(nn.Module):
-    """FAB: dilated pyramid branch, global (non-local) branch and an optional temporal-conv branch.
+    """FAB: dilated pyramid branch, global (non-local) branch and, in the paper's variant, a temporal-conv branch.
 
-    The pyramid is parallel k=3 convs with the given dilations plus an optional 1x1 conv, ReLU, concatenated
-    (authors: 4 x 32 = 128 channels). Branch outputs are concatenated [global, pyramid, temporal] (authors'
-    code) or fused by a Conv1d + ReLU (paper). The class-agnostic branch ``extra`` (Conv1d from the same base
-    features, e.g. the model's X_ca branch) is computed in the same matrix product and returned separately.
+    The pyramid is parallel k=3 convs with dilations 1, 2, 3 plus a 1x1 conv, 32 channels each, ReLU,
+    concatenated (128 channels); the global branch is a 1x1 conv to 128 channels and a non-local block with 64
+    inner channels (the authors' sizes). Branch outputs are concatenated [global, pyramid] (``fab="code"``, the
+    authors' code: 256 channels) or, with the paper's 128-channel k=3 temporal branch, fused by a 1x1 Conv1d +
+    ReLU to ``in_dim`` channels (``fab="paper"``). The class-agnostic branch ``extra`` (Conv1d from the same
+    base features, e.g. the model's X_ca branch) is computed in the same matrix product and returned separately.
     """
 
-    def __init__(
-        self,
-        *,
-        in_dim: int,
-        temporal_dim: int,
-        temporal_kernel: int,
-        branch_dim: int,
-        pyramid_dilations: tuple[int, ...],
-        pyramid_kernel: int,
-        pyramid_pointwise: bool,
-        global_dim: int,
-        nonlocal_inner: int,
-        fuse: str,
-        fuse_dim: int,
-        fuse_kernel: int,
-    ) -> None:
+    def __init__(self, in_dim: int, *, fab: FabVariant = "code") -> None:
         super().__init__()
-        self.temporal = (
-            nn.Conv1d(in_dim, temporal_dim, temporal_kernel, padding=temporal_kernel // 2) if temporal_dim else None
+        paper = fab == "paper"
+        self.temporal = nn.Conv1d(in_dim, TEMPORAL_DIM, 3, padding=1) if paper else None
+        self.pyramid = nn.ModuleList(
+            [nn.Conv1d(in_dim, BRANCH_DIM, 3, dilation=d, padding=d) for d in PYRAMID_DILATIONS]
+            + [nn.Conv1d(in_dim, BRANCH_DIM, 1)]
         )
-        pyramid = [
-            nn.Conv1d(in_dim, branch_dim, pyramid_kernel, dilation=d, padding=d * (pyramid_kernel - 1) // 2)
-            for d in pyramid_dilations
-        ]
-        if pyramid_pointwise:
-            pyramid.append(nn.Conv1d(in_dim, branch_dim, 1))
-        self.pyramid = nn.ModuleList(pyramid)
-        self.global_in = nn.Conv1d(in_dim, global_dim, 1)
-        self.nonlocal_block = NonLocalBlock1d(global_dim, nonlocal_inner)
-        cat_dim = temporal_dim + branch_dim * len(pyramid) + global_dim
-        self.fuse = nn.Conv1d(cat_dim, fuse_dim, fuse_kernel, padding=fuse_kernel // 2) if fuse == "conv" else None
-        self.out_dim = fuse_dim if self.fuse is not None else cat_dim
+        self.global_in = nn.Conv1d(in_dim, GLOBAL_DIM, 1)
+        self.nonlocal_block = NonLocalBlock1d(GLOBAL_DIM, NONLOCAL_INNER)
+        cat_dim = (TEMPORAL_DIM if paper else 0) + BRANCH_DIM * len(self.pyramid) + GLOBAL_DIM
+        self.fuse = nn.Conv1d(cat_dim, in_dim, 1) if paper else None
+        self.out_dim = in_dim if paper else cat_dim
 
     def forward(self, x: Tensor, m: Tensor, extra: Sequence[nn.Conv1d] = ()) -> tuple[Tensor, list[Tensor]]:
         """x (B,T,C_in) base features (0 on padding), m (B,T,1) -> X_cs (B,T,out_dim) and the ``extra`` outputs.

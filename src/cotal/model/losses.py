@@ -24,6 +24,10 @@ from cotal.model.coattention import CoAttentionOutput
 from cotal.model.config import LossConfig
 from cotal.model.ops import cosine_distance, cosine_distance_matrix, masked_softmax
 
+# The authors' constants (docs/method.md §6): L_intra's weight inside L_abs, L_inter's and L_intra's margins,
+# and L_trip's margin.
+THETA, TAU1, TAU2, MARGIN = 1.0, 0.001, 0.5, 0.5
+
 
 def _reduce(values: Tensor, reduction: str) -> Tensor:
     if reduction == "sum":
@@ -71,7 +75,14 @@ def _same_group_pairs(groups: Tensor) -> Tensor:
 
 
 def abs_loss(
-    j: Tensor, b: Tensor, groups: Tensor, *, theta: float, tau1: float, tau2: float, reduction: str = "mean"
+    j: Tensor,
+    b: Tensor,
+    groups: Tensor,
+    *,
+    theta: float = THETA,
+    tau1: float = TAU1,
+    tau2: float = TAU2,
+    reduction: str = "mean",
 ) -> Tensor:
     """Action/background separation ``L_abs = sum_z (L_inter,z + theta * L_intra,z)`` (docs/method.md eqs. 15-17).
 
@@ -104,7 +115,7 @@ def class_agnostic_features(x_ca: Tensor, attention: Tensor) -> Tensor:
     return torch.einsum("nte,nt->ne", x_ca, attention)
 
 
-def triplet_loss(h: Tensor, groups: Tensor, *, margin: float, reduction: str = "mean") -> Tensor:
+def triplet_loss(h: Tensor, groups: Tensor, *, margin: float = MARGIN, reduction: str = "mean") -> Tensor:
     """``L_trip = sum_z sum_a max(d(H_a, H_p) - d(H_a, H_n) + m, 0)`` (docs/method.md eq. 18), hard mining in the batch.
 
     For anchor a: p = the farthest other video sampled for a's cluster, n = the closest video sampled for
@@ -164,9 +175,9 @@ class CoAttentionLoss(nn.Module):
         # index_select, not x[sel]: its backward is an index_add instead of a serial accumulating index_put.
         rows = {name: getattr(out, name).index_select(0, sel) for name in ("cas", "x_cs", "x_ca", "attention")}
         j, b = action_background_features(rows["cas"], rows["x_cs"], mask[sel], g)
-        l_abs = abs_loss(j, b, g, theta=cfg.theta, tau1=cfg.tau1, tau2=cfg.tau2, reduction=cfg.reduction)
+        l_abs = abs_loss(j, b, g, reduction=cfg.reduction)
         h = class_agnostic_features(rows["x_ca"], rows["attention"])
-        l_trip = triplet_loss(h, g, margin=cfg.margin, reduction=cfg.reduction)
+        l_trip = triplet_loss(h, g, reduction=cfg.reduction)
         total = l_cls + cfg.alpha * l_trip + cfg.beta * l_abs
         terms = {"cls": l_cls, "abs": l_abs, "trip": l_trip, "total": total}
         return total, {k: v.detach() for k, v in terms.items()}

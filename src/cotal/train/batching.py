@@ -1,8 +1,8 @@
 """Padding, cropping and length bucketing of variable-length feature sequences.
 
 Shapes: a sequence is (T_i, D); a padded batch is x (B, T_max, D) with mask (B, T_max) bool (True = valid).
-Training crops or sub-samples videos longer than ``max_len`` snippets (W-TALC: random contiguous crop to
-750; UM/CoLA: one random snippet from each of 750 equal bins); inference uses the full sequence.
+Training crops videos longer than ``max_len`` snippets to a random contiguous window (W-TALC: 750); inference
+uses the full sequence.
 Bucketing runs a batch as a few length-sorted chunks so padding stays small, then reassembles one padded
 :class:`~cotal.model.CoAttentionOutput` in the original order, ready for the losses (:func:`plan_buckets`);
 inference chunks its videos under memory caps instead (:func:`capped_buckets`).
@@ -11,7 +11,6 @@ inference chunks its videos under memory caps instead (:func:`capped_buckets`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import get_args
 
 import numpy as np
 import torch
@@ -19,7 +18,10 @@ from torch import Tensor
 
 from cotal.errors import ConfigError, DataError
 from cotal.model.coattention import CoAttentionModel, CoAttentionOutput
-from cotal.train.config import CropMode
+
+# Cost of one more forward call of a CPU training batch, in padded snippets (benchmarks/train_throughput.py
+# measures the trade-off; docs/training.md).
+CHUNK_COST = 16.0
 
 
 def collate(
@@ -50,48 +52,28 @@ def pad_time(x: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:
     return torch.nn.functional.pad(x, (0, 0, 0, extra)), torch.nn.functional.pad(mask, (0, extra), value=False)
 
 
-def crop_indices(length: int, max_len: int | None, rng: np.random.Generator, mode: str = "crop") -> np.ndarray:
-    """Snippet indices (sorted, at most ``max_len``) to keep of a ``length``-snippet video.
-
-    mode="crop": a random contiguous window; mode="sample": one random snippet from each of ``max_len`` equal
-    bins. Videos not longer than ``max_len`` (or ``max_len=None``) keep every snippet. Use the same indices
-    for every stream of a video so RGB and flow stay aligned.
+def crop_indices(length: int, max_len: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Snippet indices of a random contiguous window of at most ``max_len`` snippets of a ``length``-snippet video
+    (W-TALC's crop). Videos not longer than ``max_len`` (or ``max_len=None``) keep every snippet. Use the same
+    indices for every stream of a video so RGB and flow stay aligned.
     """
-    if mode not in get_args(CropMode):
-        raise ConfigError(f"crop mode must be one of {', '.join(get_args(CropMode))}, got {mode!r}")
     if max_len is not None and max_len <= 0:
         raise ConfigError(f"max_len must be positive or None, got {max_len}")
     if max_len is None or length <= max_len:
         return np.arange(length)
-    if mode == "crop":
-        start = int(rng.integers(0, length - max_len + 1))
-        return np.arange(start, start + max_len)
-    # Bin b holds the snippets i with floor(i * max_len / length) == b: i in [ceil(b L / M), ceil((b+1) L / M)),
-    # never empty because length > max_len. rng.integers draws in [lo, hi).
-    edges = -(-np.arange(max_len + 1, dtype=np.int64) * length // max_len)
-    return rng.integers(edges[:-1], edges[1:])
-
-
-def crop_sequence(
-    x: np.ndarray | Tensor, max_len: int | None, rng: np.random.Generator, mode: str = "crop"
-) -> np.ndarray | Tensor:
-    """Crop (T, D) to at most ``max_len`` snippets (see :func:`crop_indices`); returns the same type."""
-    idx = crop_indices(int(x.shape[0]), max_len, rng, mode)
-    if len(idx) == x.shape[0]:
-        return x
-    return x[torch.from_numpy(idx)] if isinstance(x, Tensor) else np.asarray(x[idx])
+    start = int(rng.integers(0, length - max_len + 1))
+    return np.arange(start, start + max_len)
 
 
 def plan_buckets(
-    lengths: Sequence[int], *, chunk_cost: float = 16.0, max_chunks: int | None = None
+    lengths: Sequence[int], *, chunk_cost: float = CHUNK_COST, max_chunks: int | None = None
 ) -> list[np.ndarray]:
     """Split a batch into length-sorted chunks minimising ``sum(chunk size * chunk max length) + chunk_cost * chunks``.
 
-    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (``train.chunk_cost``,
-    default 16: best under contention; 64 was up to 1.3x faster on an idle 2-core CPU in
-    benchmarks/train_throughput.py, but a new default changes chunk shapes and so every trained model's last
-    bits, docs/benchmarks.md; large on a GPU, where one padded batch is usually best). Exact dynamic
-    programme over the sorted lengths, O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
+    ``chunk_cost`` is the fixed cost of one more forward call in padded-snippet units (the trainer's
+    :data:`CHUNK_COST`; on a GPU one padded batch is usually best). Chunk shapes change the rounding of the
+    outputs, so a trained model's last bits depend on it. Exact dynamic programme over the sorted lengths,
+    O(B^2). Returns index arrays into ``lengths``, shortest chunk first.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.ndim != 1 or len(lengths) == 0 or (lengths <= 0).any():
@@ -143,7 +125,7 @@ def forward_bucketed(
     model: CoAttentionModel,
     seqs: Sequence[np.ndarray | Tensor],
     *,
-    chunk_cost: float = 16.0,
+    chunk_cost: float = CHUNK_COST,
     max_chunks: int | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,

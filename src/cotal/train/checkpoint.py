@@ -3,14 +3,14 @@
 ``run_dir/checkpoint.pt`` holds the step, the model and optimiser states, every rank's torch random state (dropout)
 and the log's running sums. The sampler's numpy stream is not stored: :func:`replay_sampler` redraws it. The
 crops need nothing, being a function of (seed, step, batch position). A checkpoint resumes only the run whose
-:func:`run_fingerprint` (settings, data, world size, warm start, input normalisation) it carries.
+:func:`run_fingerprint` (settings, seed, data, world size, input normalisation) it carries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,46 +27,33 @@ from cotal.train.sampler import ClusterBatchSampler
 from cotal.utils.io import torch_load_safe, torch_save_atomic
 
 CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_FORMAT = "cotal-train-checkpoint-v1"
+CHECKPOINT_FORMAT = "cotal-train-checkpoint-v2"
 
 # Settings that do not change the trajectory: a run may resume with different values.
-_NON_TRAJECTORY = ("checkpoint_every", "log_every", "num_threads", "device")
-# Settings added after the first checkpoints were written, with the value earlier code used: left out of the
-# fingerprint at that value, so that those checkpoints still resume.
-_ADDED_LATER = {"precision": "float32", "chunk_cost": 16.0}
+_NON_TRAJECTORY = ("device",)
 
 
 def run_fingerprint(
     *,
     video_ids: Sequence[str],
     groups_of_video: Sequence[Sequence[int]],
-    streams: Sequence[str],
+    stream: str,
     targets: np.ndarray,
+    seed: int,
     model_config: ModelConfig,
     loss_config: LossConfig,
     train_config: TrainConfig,
     world_size: int,
-    init_state: Mapping[str, Tensor] | None,
     input_normalization: tuple[Tensor, Tensor] | None,
 ) -> dict[str, Any]:
     """Everything that determines the trajectory, as JSON-like data; a checkpoint resumes only an equal one.
 
-    ``targets`` is (N, C) float32; ``input_normalization`` the (in_dim,) float32 (shift, scale) tensors.
+    ``targets`` is (N, C) float32; ``input_normalization`` the (D,) float32 (shift, scale) tensors.
     """
     data = hashlib.sha256()
-    data.update(json.dumps([list(video_ids), groups_of_video, list(streams)]).encode())
+    data.update(json.dumps([list(video_ids), groups_of_video, stream]).encode())
     data.update(np.ascontiguousarray(targets).tobytes())
-    train = {
-        k: v
-        for k, v in asdict(train_config).items()
-        if k not in _NON_TRAJECTORY and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
-    }
-    init = None
-    if init_state is not None:
-        digest = hashlib.sha256()
-        for name, tensor in sorted(init_state.items()):
-            digest.update(name.encode() + tensor.detach().cpu().numpy().tobytes())
-        init = digest.hexdigest()
+    train = {k: v for k, v in asdict(train_config).items() if k not in _NON_TRAJECTORY}
     norm = None
     if input_normalization is not None:
         shift, scale = input_normalization
@@ -75,9 +62,9 @@ def run_fingerprint(
         "model": asdict(model_config),
         "loss": asdict(loss_config),
         "train": train,
+        "seed": seed,
         "data": data.hexdigest(),
         "world_size": world_size,
-        "init": init,
         "input_normalization": norm,
     }
     return json.loads(json.dumps(raw))

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cotal.data import FeatureDataset
-from cotal.data.problems import stream_length_problem
-from cotal.errors import ConfigError, DataError
+from cotal.errors import DataError
 
 
 def check_targets(targets: np.ndarray, video_ids: list[str], num_classes: int) -> np.ndarray:
@@ -49,19 +48,11 @@ def check_groups(groups_of_video: Sequence[Sequence[int]], video_ids: list[str],
     return out
 
 
-def feature_lengths(dataset: FeatureDataset, video_ids: list[str], streams: tuple[str, ...], in_dim: int) -> np.ndarray:
-    """Check streams, files and dims; return the (N,) snippet counts (read from file headers)."""
-    missing = [s for s in streams if s not in dataset.streams]
-    if missing:
-        raise DataError(f"{dataset.root}: no {', '.join(missing)} features (has {dataset.streams})")
-    dim = sum(dataset.feature_dim(s) for s in streams)
-    if dim != in_dim:
-        raise ConfigError(f"model.in_dim is {in_dim} but stream(s) {'+'.join(streams)} have {dim}")
+def feature_lengths(dataset: FeatureDataset, video_ids: list[str], stream: str) -> np.ndarray:
+    """Check the stream and its files; return the (N,) snippet counts (read from file headers)."""
+    if stream not in dataset.streams:
+        raise DataError(f"{dataset.root}: no {stream} features (has {', '.join(dataset.streams)})")
     lengths = np.empty(len(video_ids), dtype=np.int64)
     for i, vid in enumerate(video_ids):
-        per_stream = {s: dataset.feature_shape(vid, s)[0] for s in streams}
-        problem = stream_length_problem(dataset.root, vid, per_stream)
-        if problem is not None:
-            raise problem.error()
-        lengths[i] = per_stream[streams[0]]
+        lengths[i] = dataset.feature_shape(vid, stream)[0]
     return lengths

@@ -2,7 +2,7 @@
 
 Each model of the run's final round becomes ``DIR/<model>.onnx`` with inputs ``features`` (B,T,D) float32 and
 ``mask`` (B,T) bool (True = valid snippet) and outputs ``cas`` (B,T,C), ``attention`` (B,T) and ``logits`` (B,C),
-batch and time dynamic. ``DIR/manifest.json`` names each model's input streams, D, the label names of the C
+batch and time dynamic. ``DIR/manifest.json`` names each model's input stream, D, the label names of the C
 outputs and the largest PyTorch/onnxruntime difference measured at export.
 
 The model's 'same' convolutions shift their taps by fixed offsets, which tracing writes into the graph; a video
@@ -62,7 +62,7 @@ def export_model(model: CoAttentionModel, path: str | os.PathLike) -> None:
     _require_onnx()
     model = model.eval()
     wrapper = _Exportable(model, pad_steps=max_shift(model) + 1).eval()
-    x = torch.zeros(2, 8, model.config.in_dim)
+    x = torch.zeros(2, 8, model.in_dim)
     mask = torch.ones(2, 8, dtype=torch.bool)
     dynamic = {0: "batch", 1: "time"}
     buf = io.BytesIO()
@@ -96,7 +96,7 @@ def check_export(
 
     gen = torch.Generator().manual_seed(seed)
     steps = max(lengths)
-    x = torch.randn(len(lengths), steps, model.config.in_dim, generator=gen)
+    x = torch.randn(len(lengths), steps, model.in_dim, generator=gen)
     mask = torch.arange(steps)[None, :] < torch.tensor(lengths)[:, None]
     x = x * mask[..., None]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -140,7 +140,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
         "models": {},
     }
     for name, rel in final["models"].items():
-        model, streams = load_model(run_dir / rel)
+        model, stream = load_model(run_dir / rel)
         path = out_dir / f"{name}.onnx"
         export_model(model, path)
         diff = check_export(model, path)
@@ -148,9 +148,9 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
             raise CotalError(f"{path}: ONNX outputs differ from PyTorch by {diff:.2e} > {TOLERANCE:g}")
         manifest["models"][name] = {
             "file": path.name,
-            "streams": list(streams),
-            "in_dim": model.config.in_dim,
-            "num_classes": model.config.num_classes,
+            "stream": stream,
+            "in_dim": model.in_dim,
+            "num_classes": model.num_classes,
             "max_abs_diff": diff,
         }
     write_json(out_dir / "manifest.json", manifest)

@@ -9,7 +9,8 @@ pair/triplet terms see the same pairs and negatives as in one process.
 
 Determinism: the sampler draws from a seeded ``np.random.Generator`` (replayed on resume); the crop of batch
 position ``j`` at step ``s`` uses ``default_rng([seed, s, j])`` (independent of rank and of resumption); dropout
-draws from torch's generator, seeded once at entry with ``seed + rank`` and saved in every checkpoint.
+draws from torch's generator, seeded once at entry with ``seed + rank`` and saved in every checkpoint. Checkpoints
+and log rows are written every ``checkpoint_every`` / ``log_every`` steps, which never changes the result.
 
 The checkpoint (:mod:`cotal.train.checkpoint`), the log (:mod:`cotal.train.log`), the input checks
 (:mod:`cotal.train.inputs`) and the model file (:mod:`cotal.model.io`) live in their own modules.
@@ -18,7 +19,7 @@ The checkpoint (:mod:`cotal.train.checkpoint`), the log (:mod:`cotal.train.log`)
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -41,7 +42,14 @@ from cotal.train.checkpoint import (
     torch_rng_state,
     write_checkpoint,
 )
-from cotal.train.config import TrainConfig
+from cotal.train.config import (
+    CLUSTERS_PER_BATCH,
+    LR_DECAY_AT,
+    LR_GAMMA,
+    VIDEOS_PER_CLUSTER,
+    WEIGHT_DECAY,
+    TrainConfig,
+)
 from cotal.train.distributed import DistInfo, all_gather_objects, barrier, gather_outputs, setup_distributed
 from cotal.train.guards import check_finite_loss
 from cotal.train.inputs import check_groups, check_targets, feature_lengths
@@ -64,12 +72,13 @@ class Trainer:
         targets: (N, C) label distributions (rows >= 0 summing to 1; multi-label rows split their mass).
         groups_of_video: for each video, the cluster/class ids it may be drawn for in the sampler's
             Z clusters x K videos part (an empty list: fill only).
-        stream: one stream ("rgb"/"flow") or a tuple for a joint input (features concatenated in that order).
-        model_config, loss_config, train_config: settings; ``model_config.in_dim`` must match the stream(s).
-        run_dir: receives checkpoint.pt (every ``checkpoint_every`` steps), train_log.csv and model.pt.
+        stream: the feature stream ("rgb" or "flow") the model reads; its dim D is the model's input dim.
+        seed: seeds the initial weights, the sampler, the crops and dropout.
+        model_config, loss_config, train_config: settings (None: the defaults). C is ``targets.shape[1]``.
+        run_dir: receives checkpoint.pt (every ``checkpoint_every`` steps), train_log.csv (a row every
+            ``log_every`` steps) and model.pt.
         progress: show a tqdm bar (rank 0 only); a string also names the bar (e.g. "round 2, rgb model").
-        init_state: initial weights (a ``state_dict`` of the same architecture) instead of a random init.
-        input_normalization: (shift, scale), two (in_dim,) arrays: the model standardises its input as
+        input_normalization: (shift, scale), two (D,) arrays: the model standardises its input as
             ``(x - shift) * scale`` (training-set statistics, :mod:`cotal.data.normalize`); None: identity.
     """
 
@@ -80,55 +89,64 @@ class Trainer:
         targets: np.ndarray,
         groups_of_video: Sequence[Sequence[int]],
         *,
-        stream: str | tuple[str, ...],
-        model_config: ModelConfig,
-        loss_config: LossConfig,
-        train_config: TrainConfig,
+        stream: str,
         run_dir: str | Path,
+        seed: int = 0,
+        model_config: ModelConfig | None = None,
+        loss_config: LossConfig | None = None,
+        train_config: TrainConfig | None = None,
         progress: bool | str = True,
-        init_state: dict[str, torch.Tensor] | None = None,
         input_normalization: tuple[np.ndarray, np.ndarray] | None = None,
+        checkpoint_every: int = 500,
+        log_every: int = 10,
     ) -> None:
+        model_config, loss_config = model_config or ModelConfig(), loss_config or LossConfig()
+        self.config = train_config = train_config or TrainConfig()
+        for name, value in (("seed", seed), ("checkpoint_every", checkpoint_every), ("log_every", log_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (name != "seed"):
+                raise ConfigError(f"Trainer: {name} must be an integer >= {int(name != 'seed')}, got {value!r}")
         self.dataset = dataset
         self.video_ids = list(video_ids)
-        self.streams = (stream,) if isinstance(stream, str) else tuple(stream)
-        self.config = train_config
+        self.stream = stream
         self.run_dir = Path(run_dir)
         self.progress = progress
-        self.targets = check_targets(targets, self.video_ids, model_config.num_classes)
-        groups = check_groups(groups_of_video, self.video_ids, model_config.num_classes)
-        self.lengths = feature_lengths(dataset, self.video_ids, self.streams, model_config.in_dim)
+        self.checkpoint_every, self.log_every = checkpoint_every, log_every
+        self.lengths = feature_lengths(dataset, self.video_ids, stream)
+        num_classes = int(np.shape(targets)[1]) if np.ndim(targets) == 2 else 0
+        self.targets = check_targets(targets, self.video_ids, num_classes)
+        groups = check_groups(groups_of_video, self.video_ids, num_classes)
         self.device, self.dist = _setup_process(train_config, len(self.video_ids))
 
         norm = None
         if input_normalization is not None:
             norm = tuple(torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in input_normalization)
-        self.seed = train_config.seed + self.dist.rank  # dropout's stream; differs across ranks' shards
+        self.seed = seed
         self.loss_fn = CoAttentionLoss(loss_config).to(self.device)
-        self._initial = (model_config, init_state, norm, groups)
+        in_dim = dataset.feature_dim(stream)
+        self._initial = (lambda: CoAttentionModel(in_dim, num_classes, model_config), norm, groups)
         self._start()
         self.steps_per_epoch = len(self.sampler)
         self.total_steps = train_config.epochs * self.steps_per_epoch
-        self.decay_step = round(train_config.lr_decay_at * self.total_steps)
+        self.decay_step = round(LR_DECAY_AT * self.total_steps)
         self.fingerprint = run_fingerprint(
             video_ids=self.video_ids,
             groups_of_video=groups,
-            streams=self.streams,
+            stream=stream,
             targets=self.targets,
+            seed=seed,
             model_config=model_config,
             loss_config=loss_config,
             train_config=train_config,
             world_size=self.dist.world_size,
-            init_state=init_state,
             input_normalization=norm,
         )
 
     def _start(self) -> None:
         """The state before the first update (model, optimiser, sampler, log); every :meth:`fit` starts from it."""
-        model_config, init_state, norm, groups = self._initial
+        build, norm, groups = self._initial
         config = self.config
-        self.model = _initial_model(model_config, config.seed, self.device, init_state, norm)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.model = _initial_model(build, self.seed, self.device, norm)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
         self.net: torch.nn.Module = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -136,17 +154,17 @@ class Trainer:
         self.sampler = ClusterBatchSampler(
             groups,
             batch_size=config.batch_size,
-            clusters_per_batch=config.clusters_per_batch,
-            per_cluster=config.videos_per_cluster,
-            seed=config.seed,
+            clusters_per_batch=CLUSTERS_PER_BATCH,
+            per_cluster=VIDEOS_PER_CLUSTER,
+            seed=self.seed,
         )
         self.step = 0
         self.log = TrainLog(self.run_dir, writer=self.dist.is_main)
         self._started = False
 
     def lr_at(self, step: int) -> float:
-        """Learning rate of update ``step`` (0-based): ``lr`` then ``lr * lr_gamma`` from ``decay_step`` on."""
-        return self.config.lr * (self.config.lr_gamma if step >= self.decay_step else 1.0)
+        """Learning rate of update ``step`` (0-based): ``lr``, then ``lr * LR_GAMMA`` from ``decay_step`` on."""
+        return self.config.lr * (LR_GAMMA if step >= self.decay_step else 1.0)
 
     def fit(self, resume: bool = True, max_steps: int | None = None) -> CoAttentionModel:
         """Train to ``epochs``; return the model (unwrapped from DDP) in eval mode, on the training device.
@@ -158,7 +176,7 @@ class Trainer:
         """
         # Dropout draws from torch's global generator: seed it inside fork_rng so the caller's state is untouched.
         with torch.random.fork_rng(devices=_cuda_devices(self.device)):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.seed + self.dist.rank)  # dropout's stream differs across ranks' shards
             return self._fit(resume, max_steps)
 
     def _fit(self, resume: bool, max_steps: int | None) -> CoAttentionModel:
@@ -181,11 +199,11 @@ class Trainer:
                 snippets += n
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in terms.items()}, refresh=False)
-                if self.step % self.config.log_every == 0 or self.step == stop:
+                if self.step % self.log_every == 0 or self.step == stop:
                     rate = snippets / max(time.perf_counter() - tic, 1e-9)
                     self.log.add_row(self.step, self.step / self.steps_per_epoch, self.lr_at(self.step - 1), rate)
                     snippets, tic = 0, time.perf_counter()
-                if self.step % self.config.checkpoint_every == 0 or self.step == stop:
+                if self.step % self.checkpoint_every == 0 or self.step == stop:
                     self._save_checkpoint()
         finally:
             bar.close()
@@ -210,7 +228,7 @@ class Trainer:
         with autocast(self.device, self.config.precision):
             if world == 1 and self.device.type == "cpu":
                 # One process on a CPU: length buckets beat one padded batch (benchmarks/train_throughput.py).
-                out, _ = forward_bucketed(self.net, seqs, chunk_cost=self.config.chunk_cost, device=self.device)
+                out, _ = forward_bucketed(self.net, seqs, device=self.device)
             else:
                 x, mask = pad_time(*collate(seqs), t_max)
                 out = self.net(x.to(self.device), mask.to(self.device))
@@ -225,24 +243,19 @@ class Trainer:
         total, terms = self.loss_fn(out, full_mask, targets, torch.from_numpy(groups).long().to(self.device))
         check_finite_loss(total, terms, self.step, [self.video_ids[int(i)] for i in indices])
         (total * world).backward()  # DDP averages over ranks; each rank holds only its shard's share
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.step += 1
         return {k: float(v) for k, v in terms.items()}, int(sum(len(r) for r in rows))
 
     def _crop_rows(self, step: int, position: int, length: int) -> np.ndarray:
         """Snippet rows of the crop of batch ``position`` at ``step`` (rank- and resume-independent)."""
-        rng = np.random.default_rng([self.config.seed, step, position])
-        return crop_indices(length, self.config.max_len, rng, self.config.crop)
+        rng = np.random.default_rng([self.seed, step, position])
+        return crop_indices(length, self.config.max_len, rng)
 
     def _read_features(self, index: int, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), D) float32 features of video ``index`` at ``rows`` (streams concatenated)."""
-        vid = self.video_ids[index]
-        contiguous = rows[-1] - rows[0] + 1 == len(rows)  # full videos and "crop" windows: one sequential read
-        sel = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows
-        parts = [np.array(self.dataset.features(vid, s)[sel], dtype=np.float32) for s in self.streams]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        """(len(rows), D) float32 features of video ``index`` at ``rows`` (contiguous: one sequential read)."""
+        sel = slice(int(rows[0]), int(rows[-1]) + 1)
+        return np.array(self.dataset.features(self.video_ids[index], self.stream)[sel], dtype=np.float32)
 
     def _prepare_run_dir(self, resume: bool) -> None:
         """Create run_dir; restore its checkpoint (``resume``) or remove every file of an earlier run."""
@@ -282,12 +295,12 @@ class Trainer:
     def _save_model(self) -> None:
         check_finite_state(self.model.state_dict(), self.run_dir / FINAL_MODEL, "save")  # on every rank, as above
         if self.dist.is_main:
-            save_model(self.run_dir / FINAL_MODEL, self.model, streams=self.streams, step=self.step)
+            save_model(self.run_dir / FINAL_MODEL, self.model, stream=self.stream, step=self.step)
         barrier()
 
 
 def _setup_process(config: TrainConfig, num_videos: int) -> tuple[torch.device, DistInfo]:
-    """This process's device and place in the (torchrun) process group; sets its CPU threads."""
+    """This process's device and place in the (torchrun) process group."""
     if config.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     elif config.device == "cuda" and not torch.cuda.is_available():
@@ -300,26 +313,21 @@ def _setup_process(config: TrainConfig, num_videos: int) -> tuple[torch.device, 
     batch = min(config.batch_size, num_videos)  # the sampler caps the batch at N
     if batch % info.world_size:
         raise ConfigError(f"the batch of {batch} videos is not divisible by the {info.world_size} processes")
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
     return device, info
 
 
 def _initial_model(
-    config: ModelConfig,
+    build: Callable[[], CoAttentionModel],
     seed: int,
     device: torch.device,
-    init_state: dict[str, torch.Tensor] | None,
     normalization: tuple[torch.Tensor, torch.Tensor] | None,
 ) -> CoAttentionModel:
-    """The model before the first step: seeded initial weights (or ``init_state``) and its input standardisation."""
+    """The model before the first step: seeded initial weights and its input standardisation."""
     with torch.random.fork_rng(devices=_cuda_devices(device)):  # seeded here, the caller's generator untouched
         torch.manual_seed(seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
-        model = CoAttentionModel(config).to(device)
+        model = build().to(device)
     if normalization is not None:
         model.set_input_normalization(*normalization)
-    if init_state is not None:  # warm start (e.g. from the previous co-attention round)
-        model.load_state_dict(init_state)
     return model
 
 

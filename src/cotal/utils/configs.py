@@ -77,7 +77,7 @@ def check_range(
     """Raise :class:`ConfigError` unless each field ``names`` of ``obj`` is a finite number in the range.
 
     ``integer`` asks for an ``int`` (never a bool); ``optional`` lets ``None`` pass. The message names the field
-    and the range: ``detect.nms_tiou must be a number in [0, 1], got 1.5``.
+    and the range: ``cluster.top_fraction must be a number in (0, 1], got 1.5``.
     """
     for name in names:
         value = getattr(obj, name)
@@ -96,10 +96,15 @@ def check_range(
 
 def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
     if low is not None:
-        return f"{'>' if low_open else '>='} {low:g}"
-    return f"{'<' if high_open else '<='} {high:g}" if high is not None else "(finite)"
+        return f"{'>' if low_open else '>='} {_num(low)}"
+    return f"{'<' if high_open else '<='} {_num(high)}" if high is not None else "(finite)"
+
+
+def _num(x: float) -> str:
+    """A bound as written: integers in full (4294967295, not 4.29497e+09), other numbers short."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _key(where: str, key: str) -> str:

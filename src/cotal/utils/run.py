@@ -26,6 +26,8 @@ from cotal.utils.io import read_json, write_json, write_yaml
 
 LOGGER_NAME = "cotal"
 MODEL_FILE = "model.pt"  # what cotal.train writes into a model's training folder
+# The layout and file formats of a run folder; a run of another format is refused, never migrated.
+RUN_FORMAT = 2
 _PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "faiss-cpu", "av", "opencv-python-headless")
 
 
@@ -79,23 +81,9 @@ class RunLayout:
 
     Args:
         root: the run folder.
-        first_dir: number of round 0's folder: 0, or 1 in runs written before rounds were numbered from 0
-            (their ``round_1/`` holds round 0); see :meth:`of`.
     """
 
     root: Path
-    first_dir: int = 0
-
-    @classmethod
-    def of(cls, root: str | os.PathLike) -> RunLayout:
-        """The layout of an existing or new run: legacy when ``round_1/`` exists without ``round_0/``."""
-        root = Path(root)
-        legacy = (root / "round_1").is_dir() and not (root / "round_0").exists()
-        return cls(root, first_dir=1 if legacy else 0)
-
-    @property
-    def legacy(self) -> bool:
-        return self.first_dir != 0
 
     # -- files of the whole run -------------------------------------------------------------------
     @property
@@ -142,7 +130,7 @@ class RunLayout:
 
     # -- files of one round -----------------------------------------------------------------------
     def round_dir(self, r: int) -> Path:
-        return self.root / f"round_{r + self.first_dir}"
+        return self.root / f"round_{r}"
 
     def round_clusters(self, r: int) -> Path:
         return self.round_dir(r) / "clusters.json"
@@ -176,8 +164,26 @@ class RunLayout:
         for path in self.root.glob("round_*/model_*/train_log.csv"):
             number, name = path.parent.parent.name.removeprefix("round_"), path.parent.name.removeprefix("model_")
             if number.isdigit():
-                found.append((int(number) - self.first_dir, name, path))
+                found.append((int(number), name, path))
         return sorted(found)
+
+
+def check_run_format(root: str | os.PathLike) -> None:
+    """Refuse a run folder written by a cotal of another run format (its ``run.json`` records the format)."""
+    info = RunLayout(Path(root)).run_info
+    if not info.is_file():
+        return
+    recorded = read_json(info)
+    if not isinstance(recorded, dict):
+        raise DataError(f"{info}: malformed (expected a JSON object)")
+    found = recorded.get("run_format")
+    if found != RUN_FORMAT:
+        versions = recorded.get("versions")
+        version = versions.get("cotal", "?") if isinstance(versions, dict) else "?"
+        raise DataError(
+            f"{info}: written by another cotal ({version}, run format {found or 1}; this cotal reads format "
+            f"{RUN_FORMAT}); rerun it into a new folder or pass --overwrite"
+        )
 
 
 def get_logger() -> logging.Logger:
@@ -194,7 +200,7 @@ class RunDir:
 
     def __init__(self, path: str | Path, rank: int = 0) -> None:
         self.path = Path(path)
-        self.layout = RunLayout.of(self.path)  # an earlier run keeps its round numbering
+        self.layout = RunLayout(self.path)
         self.rank = rank
         if rank == 0:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -221,6 +227,7 @@ class RunDir:
         write_json(
             info,
             {
+                "run_format": RUN_FORMAT,
                 "seed": seed,
                 "versions": environment_versions(),
                 "git_commit": git_commit(Path(__file__).resolve().parent),
