@@ -43,8 +43,7 @@ from cotal.data.normalize import Normalization, fit_normalization, load_normaliz
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
 from cotal.evaluate import clustering_metrics
-from cotal.evaluate.detection import detections_to_arrays
-from cotal.evaluate.formats import read_clusters, write_clusters, write_detections
+from cotal.evaluate.formats import detections_to_arrays, read_clusters, write_clusters, write_detections
 from cotal.evaluate.run import run_evaluation
 from cotal.model import load_model
 from cotal.train import Trainer, export_outputs, label_targets, load_outputs, save_outputs
