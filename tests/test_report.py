@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,19 +85,6 @@ def test_report_without_video_files_has_no_pictures(run_with_videos, tmp_path):
     assert 'class="thumbs"' not in page and "Test videos" in page
 
 
-def test_report_of_a_run_written_with_rounds_from_1(run_with_videos, tmp_path):
-    """An older run keeps round r in ``round_<r+1>/``: its report is the same page, rounds numbered from 0."""
-    from cotal.utils.run import RunLayout
-    from tests.test_pipeline import legacy_copy
-
-    data, run = run_with_videos
-    old = legacy_copy(run, tmp_path / "run")
-    assert [r for r, _, _ in RunLayout.of(old).train_logs()] == [r for r, _, _ in RunLayout.of(run).train_logs()]
-    new_page = write_report_html(run, data, per_end=1, out=tmp_path / "new.html").read_text()
-    old_page = write_report_html(old, data, per_end=1, out=tmp_path / "old.html").read_text()
-    assert old_page.replace(str(old.resolve()), str(run.resolve())) == new_page
-
-
 def test_choose_videos_puts_requested_first_then_best_and_worst():
     scores = {"a": 0.9, "b": 0.1, "c": 0.5, "d": 0.7, "e": 0.0}
     got = choose_videos(list(scores), ["c"], scores, per_end=2)
@@ -113,6 +103,14 @@ def test_keyframes_come_at_the_asked_times(run_with_videos):
 def test_timings_table_is_a_table():
     text = timings_table({"clustering": 1.0, "training": 3.0})
     assert text.splitlines()[2].split() == ["training", "3.0", "75%"]
+
+
+def test_console_tables_load_without_matplotlib():
+    """`cotal fit --no-report` prints its tables without drawing anything."""
+    code = "import sys, cotal.report as r; r.print_summary({}); print('matplotlib' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_cli_report_and_its_errors(run_with_videos, tmp_path, capsys):
