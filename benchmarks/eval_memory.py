@@ -1,8 +1,8 @@
-"""Peak memory of `cotal eval` on a large detections file (issue 14: at most 4x the file size).
+"""Peak memory of `cotal eval` on a large detections file (docs/reliability.md: at most 4x the file size).
 
 Generates a valid ActivityNet results file of about --mb megabytes (every detection on a video of a matching
 ground truth), then runs `cotal eval` in a child process and reads the child's peak RSS (ru_maxrss). The baseline
-of `cotal --help` (the CLI imports torch for every command) is measured the same way and reported too.
+of `cotal --help` (the interpreter and the command line's own imports) is measured the same way and reported too.
 
 Run: .venv/bin/python benchmarks/eval_memory.py [--mb 200] [--dir /tmp/cotal_eval_memory]
 """
@@ -53,7 +53,7 @@ def main() -> None:
     }
     write_json(out / "gt.json", {"database": gt})
     size_mb = det.stat().st_size / 1e6
-    base, _ = child_peak_mb(["-m", "cotal", "--help"])  # the CLI imports torch for every command
+    base, _ = child_peak_mb(["-m", "cotal", "--help"])  # what any command costs before it reads a file
     peak, seconds = child_peak_mb(["-m", "cotal", "eval", "--data", str(out / "gt.json"), "--detections", str(det)])
     print(
         json.dumps(

@@ -16,7 +16,7 @@ from cotal.cluster.config import ClusterConfig
 from cotal.config import PRESETS, Config, load_config
 from cotal.detect.config import DetectConfig
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate.detection import ACTIVITYNET_TIOU, THUMOS14_TIOU
+from cotal.evaluate.tiou import ACTIVITYNET_TIOU, THUMOS14_TIOU
 from cotal.utils.configs import build_config
 
 SNAPSHOT = Path(__file__).parent / "config_snapshot.yaml"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,6 +105,14 @@ def test_keyframes_come_at_the_asked_times(run_with_videos):
 def test_timings_table_is_a_table():
     text = timings_table({"clustering": 1.0, "training": 3.0})
     assert text.splitlines()[2].split() == ["training", "3.0", "75%"]
+
+
+def test_console_tables_load_without_matplotlib():
+    """`cotal fit --no-report` prints its tables without drawing anything."""
+    code = "import sys, cotal.report as r; r.print_summary({}); print('matplotlib' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_cli_report_and_its_errors(run_with_videos, tmp_path, capsys):

@@ -23,7 +23,7 @@ from cotal.cluster.config import ClusterConfig
 from cotal.data.config import STREAMS, DataConfig
 from cotal.detect.config import DetectConfig
 from cotal.errors import ConfigError
-from cotal.evaluate.detection import THUMOS14_TIOU
+from cotal.evaluate.tiou import THUMOS14_TIOU
 from cotal.model.config import LossConfig, ModelConfig
 from cotal.train.config import TrainConfig
 from cotal.utils.configs import build_config, check_choices, check_range

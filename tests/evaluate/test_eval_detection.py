@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cotal.data.annotations import Annotations
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate import ACTIVITYNET_TIOU, THUMOS14_TIOU, evaluate_detections
+from cotal.evaluate import ACTIVITYNET_TIOU, THUMOS14_TIOU, evaluate_detections, per_video_map
 from tests.evaluate.anet_reference import reference_map
 
 
@@ -54,6 +54,17 @@ def test_matches_highest_tiou_unmatched_ground_truth():
     # (Taking the first GT over the threshold would give p1 -> g1 and p2 a FP (tIoU 4/15 with g2): AP 1/2.)
     dets = {"v": [det(4, 14, "A", 0.9), det(0, 9, "A", 0.8)]}
     assert ap_of(ann, dets, [0.4])[0, 0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_per_video_map_counts_each_videos_own_classes():
+    ann = gt({"a": [(0, 10, "A")], "b": [(0, 10, "B"), (20, 30, "B")], "c": []})
+    dets = {
+        "a": [det(0, 10, "A", 0.9), det(0, 10, "B", 0.8)],  # B has no ground truth in a: not counted there
+        "b": [det(0, 10, "B", 0.9), det(50, 60, "B", 0.8)],  # one of two found at either threshold -> 1/2
+        "c": [det(0, 10, "A", 0.9)],  # no ground truth: skipped
+        "x": [det(0, 10, "A", 0.9)],  # not annotated: skipped
+    }
+    assert per_video_map(ann, dets, [0.5, 0.7]) == pytest.approx({"a": 1.0, "b": 0.5})
 
 
 def test_threshold_is_inclusive():

@@ -37,13 +37,13 @@ def clustered_case(seed: int) -> tuple[Annotations, dict, dict[str, int]]:
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("method", ["soft", "hungarian"])
 def test_mapping_on_arrays_equals_mapping_on_dicts(seed, method):
-    # Pipeline.evaluate used to map the detection dicts, then evaluate; run_evaluation maps the arrays.
+    # Mapping the detection dicts then evaluating them gives what run_evaluation gets by mapping the flat arrays.
     ann, dets, train = clustered_case(seed)
     mapping = build_mapping(train, ann, method=method)
-    before = evaluate_detections(ann, apply_mapping(dets, mapping), "thumos14", subset="test").to_json()
+    on_dicts = evaluate_detections(ann, apply_mapping(dets, mapping), "thumos14", subset="test").to_json()
     for given in (dets, detections_to_arrays(dets)):
         ev = run_evaluation(ann, given, "thumos14", train_assignments=train, mapping=method, subset="test")
-        assert json.dumps(ev.detection.to_json()) == json.dumps(before)
+        assert json.dumps(ev.detection.to_json()) == json.dumps(on_dicts)
         assert ev.mapped.mapping == mapping and ev.mapped.num_train_videos == len(train)
         labels = {d["label"] for ds in dets.values() for d in ds}
         assert ev.mapped.unmapped_labels == sorted(lab for lab in labels if int(lab) not in mapping)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from cotal.evaluate.compact import read_detection_arrays
-from cotal.evaluate.detection import TIOU_PRESETS
 from cotal.evaluate.formats import read_clusters
 from cotal.evaluate.run import load_ground_truth, match_video_ids, run_evaluation, training_assignments
+from cotal.evaluate.tiou import TIOU_PRESETS
 from cotal.utils.io import write_json
 from cotal.utils.outdir import check_output_file
 

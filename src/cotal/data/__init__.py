@@ -6,7 +6,8 @@ from cotal.data.convert import ConvertReport, convert_dataset
 from cotal.data.dataset import DatasetMeta, FeatureDataset
 from cotal.data.info import dataset_info
 from cotal.data.problems import Problem
-from cotal.data.readers import PublishedDataset, read_published, read_um, read_wtalc
+from cotal.data.published import PublishedDataset
+from cotal.data.readers import read_published, read_um, read_wtalc
 from cotal.data.timing import SnippetTiming
 
 __all__ = [

@@ -26,6 +26,7 @@ import numpy as np
 
 from cotal.data.annotations import Annotations, VideoAnnotation
 from cotal.data.dataset import DatasetMeta, load_feature_file
+from cotal.data.published import KNOWN_SPLITS, PublishedDataset
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import read_json
 
@@ -74,7 +75,7 @@ def read_actionformer(
     rgb_dim: int | None = None,
     train_subset: str | None = None,
     test_subset: str | None = None,
-):
+) -> PublishedDataset:
     """Read an ActionFormer-layout dataset (see the module docstring) as a :class:`PublishedDataset`.
 
     Args:
@@ -87,8 +88,6 @@ def read_actionformer(
         rgb_dim: split joint features after this many dims (default D/2; D: one ``rgb`` stream).
         train_subset, test_subset: override the inferred subset names.
     """
-    from cotal.data.readers import KNOWN_SPLITS, PublishedDataset
-
     root = Path(src)
     if not root.is_dir():
         raise DataError(f"{root}: ActionFormer dataset folder not found")

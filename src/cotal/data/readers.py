@@ -17,55 +17,22 @@ with a :class:`DataError` instead of running code.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cotal.data.actionformer import read_actionformer
 from cotal.data.annotations import Annotations, VideoAnnotation
 from cotal.data.dataset import STREAMS, DatasetMeta, load_feature_file
 from cotal.data.ids import check_video_id, video_file
 from cotal.data.problems import read_npy_header, value_problem
+from cotal.data.published import KNOWN_SPLITS, PublishedDataset
 from cotal.errors import ConfigError, DataError
 from cotal.utils.io import NumpyOnlyUnpickler, read_json
 
 LAYOUTS = ("wtalc", "um", "actionformer")
 JOINT_SUFFIX = "-JOINTFeatures.npy"
-# (train, test) subset names by the set of subsets a source uses.
-KNOWN_SPLITS = {
-    frozenset({"validation", "test"}): ("validation", "test"),  # THUMOS14
-    frozenset({"training", "validation"}): ("training", "validation"),  # ActivityNet
-}
-
-
-@dataclass
-class PublishedDataset:
-    """A published dataset read into memory (annotations) with per-video feature access.
-
-    Attributes:
-        source: where it was read from.
-        meta: fps / stride / subset names for the native ``dataset.yaml``.
-        annotations: ground truth of the videos that have features (subsets already renamed).
-        streams: streams present, in ``("rgb", "flow")`` order.
-        dropped: annotated videos without features (left out of ``annotations``).
-    """
-
-    source: str
-    meta: DatasetMeta
-    annotations: Annotations
-    streams: tuple[str, ...]
-    load: Callable[[str], dict[str, np.ndarray]]
-    dropped: list[str] = field(default_factory=list)
-
-    @property
-    def video_ids(self) -> list[str]:
-        return self.annotations.ids()
-
-    def features(self, video_id: str) -> dict[str, np.ndarray]:
-        """Stream -> (T, D) float32 array of one video."""
-        return self.load(video_id)
 
 
 def load_pickled_npy(path: str | os.PathLike, allow_pickle: bool = False) -> np.ndarray:
@@ -337,10 +304,8 @@ def _um_split_ids(root: Path, split: str, streams: tuple[str, ...]) -> list[str]
 
 def read_published(src: str | os.PathLike, layout: str, **options: Any) -> PublishedDataset:
     """Read ``src`` in ``layout`` (``"wtalc"``, ``"um"`` or ``"actionformer"``); ``options`` go to
-    :func:`read_wtalc` / :func:`read_um` / :func:`cotal.data.actionformer.read_actionformer`."""
+    :func:`read_wtalc` / :func:`read_um` / :func:`read_actionformer`."""
     if layout == "actionformer":
-        from cotal.data.actionformer import read_actionformer
-
         if options.pop("allow_pickle", False):
             raise ConfigError(
                 "--allow-pickle applies to the wtalc layout only (ActionFormer features are plain arrays)"

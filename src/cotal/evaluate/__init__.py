@@ -1,5 +1,6 @@
-"""Evaluation: detection mAP (ActivityNet protocol), clustering metrics, cluster-to-class mapping, file formats,
-and :func:`run_evaluation`, all of them together (``cotal eval``, ``Pipeline.evaluate``).
+"""Evaluation: detection mAP (ActivityNet protocol, over a set of videos or per video), clustering metrics,
+cluster-to-class mapping, file formats, and :func:`run_evaluation`, all of them together (``cotal eval``,
+``Pipeline.evaluate``).
 
 Names load on first use (PEP 562), so that importing a light submodule such as ``cotal.evaluate.formats`` does not
 pull in SciPy.
@@ -10,14 +11,14 @@ from __future__ import annotations
 from cotal.utils.lazy import lazy_exports
 
 _SOURCES = {
-    "ACTIVITYNET_TIOU": "cotal.evaluate.detection",
-    "DetectionResult": "cotal.evaluate.detection",
+    "ACTIVITYNET_TIOU": "cotal.evaluate.tiou",
+    "DetectionResult": "cotal.evaluate.result",
     "Evaluation": "cotal.evaluate.run",
     "GroundTruth": "cotal.evaluate.run",
     "MappedClusters": "cotal.evaluate.run",
     "THUMOS14_BROKEN_TEST_VIDEOS": "cotal.evaluate.detection",
-    "THUMOS14_TIOU": "cotal.evaluate.detection",
-    "TIOU_PRESETS": "cotal.evaluate.detection",
+    "THUMOS14_TIOU": "cotal.evaluate.tiou",
+    "TIOU_PRESETS": "cotal.evaluate.tiou",
     "apply_mapping": "cotal.evaluate.mapping",
     "build_mapping": "cotal.evaluate.mapping",
     "clustering_metrics": "cotal.evaluate.clustering",
@@ -26,10 +27,11 @@ _SOURCES = {
     "load_ground_truth": "cotal.evaluate.run",
     "mapping_to_json": "cotal.evaluate.mapping",
     "match_video_ids": "cotal.evaluate.run",
+    "per_video_map": "cotal.evaluate.detection",
     "primary_label": "cotal.evaluate.clustering",
     "read_clusters": "cotal.evaluate.formats",
     "read_detections": "cotal.evaluate.formats",
-    "resolve_tiou_thresholds": "cotal.evaluate.detection",
+    "resolve_tiou_thresholds": "cotal.evaluate.tiou",
     "run_evaluation": "cotal.evaluate.run",
     "temporal_iou": "cotal.evaluate.tiou",
     "training_assignments": "cotal.evaluate.run",
@@ -55,6 +57,7 @@ __all__ = [
     "load_ground_truth",
     "mapping_to_json",
     "match_video_ids",
+    "per_video_map",
     "primary_label",
     "read_clusters",
     "read_detections",

@@ -18,9 +18,11 @@ from cotal.data.annotations import Annotations, load_annotations
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
 from cotal.evaluate.compact import apply_mapping_arrays
-from cotal.evaluate.detection import AmbiguousMode, DetectionResult, evaluate_detections
+from cotal.evaluate.detection import evaluate_detections
 from cotal.evaluate.formats import DetectionArrays, detections_to_arrays
+from cotal.evaluate.instances import AmbiguousMode
 from cotal.evaluate.mapping import ClusterMapping, build_mapping, cluster_id, mapping_to_json
+from cotal.evaluate.result import DetectionResult
 
 
 @dataclass(frozen=True)

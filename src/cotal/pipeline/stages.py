@@ -22,8 +22,7 @@ from cotal.data import FeatureDataset
 from cotal.data.normalize import Normalization, fit_normalization, load_normalization, save_normalization
 from cotal.detect import detect
 from cotal.errors import ConfigError, DataError
-from cotal.evaluate.detection import detections_to_arrays
-from cotal.evaluate.formats import read_clusters, write_clusters
+from cotal.evaluate.formats import detections_to_arrays, read_clusters, write_clusters
 from cotal.evaluate.run import run_evaluation
 from cotal.model import CoAttentionModel, VideoOutput, load_model
 from cotal.train import Trainer, export_outputs, load_outputs, save_outputs
