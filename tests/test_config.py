@@ -79,7 +79,6 @@ def test_every_literal_is_checked_by_the_builder_and_on_construction():
         ("model", "fuse"),
         ("loss", "reduction"),
         ("train", "crop"),
-        ("train", "device"),
         ("train", "precision"),
         ("detect", "fusion"),
         ("detect", "nms"),

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cotal.errors import ConfigError
-from cotal.features.extract import ExtractConfig, extract_features
+from cotal.features.config import ExtractConfig
+from cotal.features.extract import extract_features
 from cotal.utils.outdir import MARKER, locked, write_marker
 from tests.faults_helpers import one_line_error, run_cli, snapshot
 from tests.toy_data import write_toy_dataset

@@ -26,7 +26,7 @@ TINY = {
 def run_with_videos(tmp_path_factory):
     """A finished unsupervised run on toy features whose test videos point at a real video file (as after
     ``cotal extract``), with one label-free per-round signal added to metrics.json."""
-    from cotal.features.extract import PARTS
+    from cotal.features.outputs import PARTS
     from cotal.synth.videos import render_video_dataset
     from tests.toy_data import write_toy_dataset
 

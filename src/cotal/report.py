@@ -293,7 +293,7 @@ def _filmstrip(ax, frames: list[tuple[float, np.ndarray]], duration: float) -> N
 
 def video_sources(data: str | os.PathLike) -> dict[str, Path]:
     """Video files of a dataset written by ``cotal extract`` (from ``.parts/<video>.json``), where they exist."""
-    from cotal.features.extract import PARTS
+    from cotal.features.outputs import PARTS
 
     out = {}
     for part in sorted(Path(data, PARTS).glob("*.json")):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cotal.features.i3d import default_rgb_weights
+from cotal.features.weights import default_rgb_weights
 from cotal.synth.videos import render_video_dataset
 
 

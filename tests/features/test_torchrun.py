@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cotal.features.extract import ExtractConfig, extract_features
+from cotal.features.config import ExtractConfig
+from cotal.features.extract import extract_features
 
 
 def _torchrun_extract(videos: Path, out: Path) -> subprocess.CompletedProcess:

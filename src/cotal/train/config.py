@@ -8,6 +8,7 @@ from typing import Literal
 
 from cotal.errors import ConfigError
 from cotal.utils.configs import build_config, check_choices, check_range
+from cotal.utils.device import parse_device
 
 CropMode = Literal["crop", "sample"]
 
@@ -35,7 +36,8 @@ class TrainConfig:
         seed: seeds the sampler, the crops, the initial weights and dropout.
         log_every: steps between rows of the CSV log (values averaged over those steps).
         num_threads: torch intra-op CPU threads; None keeps torch's default.
-        device: "cpu", "cuda" or "auto" (CUDA when available).
+        device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:K"; under torchrun "auto" and "cuda" mean
+            cuda:LOCAL_RANK (:func:`cotal.utils.device.select_device`).
         precision: "float32" (default) or "bf16": the forward pass under bfloat16 autocast (weights, gradients,
             the optimiser and the losses stay float32); see ``cotal.utils.precision``.
         chunk_cost: one process on a CPU runs each batch in length buckets
@@ -60,12 +62,13 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 10
     num_threads: int | None = None
-    device: Literal["cpu", "cuda", "auto"] = "auto"
+    device: str = "auto"
     precision: Literal["float32", "bf16"] = "float32"  # fp16 would need a gradient scaler
     chunk_cost: float = 16.0
 
     def __post_init__(self) -> None:
         check_choices(self, "train")
+        parse_device(self.device, "train.device")
         check_range(self, "train", ("epochs", "batch_size", "checkpoint_every", "log_every"), low=1, integer=True)
         check_range(self, "train", ("max_len", "num_threads"), low=1, integer=True, optional=True)
         check_range(self, "train", ("clusters_per_batch", "seed"), low=0, integer=True)
