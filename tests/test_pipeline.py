@@ -15,6 +15,7 @@ from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
 from cotal.pipeline import fit
 from cotal.utils.io import read_json, write_json
+from tests.extras import needs_extra
 
 TINY = {
     "pipeline": {"clusters": 3, "rounds": 2},
@@ -326,6 +327,7 @@ def test_warm_start_changes_later_rounds(unsup_run, tmp_path):
     assert not same(warm, cold)
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_auto_clusters_are_estimated_once(unsup_run, tmp_path):
     data, _, _ = unsup_run
     over = _tiny(clusters="auto")

@@ -13,6 +13,7 @@ from cotal.config import load_config
 from cotal.pipeline import fit
 from cotal.report import choose_videos, keyframes, timings_table, write_report_html
 from cotal.utils.io import read_json, write_json
+from tests.extras import skip_without_extra
 
 TINY = {
     # Both rounds always run (3 training epochs leave the toy attention near chance, which the guard may stop on).
@@ -26,6 +27,7 @@ TINY = {
 def run_with_videos(tmp_path_factory):
     """A finished unsupervised run on toy features whose test videos point at a real video file (as after
     ``cotal extract``), with one label-free per-round signal added to metrics.json."""
+    skip_without_extra("extract")  # the run's test videos point at a rendered video file
     from cotal.features.outputs import PARTS
     from cotal.synth.videos import render_video_dataset
     from tests.toy_data import write_toy_dataset

@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from cotal.features.config import ExtractConfig
-from cotal.features.extract import extract_features
+from tests.extras import skip_without_extra
+
+skip_without_extra("extract")
+
+from cotal.features.extract import extract_features  # noqa: E402
 
 
 def _torchrun_extract(videos: Path, out: Path) -> subprocess.CompletedProcess:
