@@ -149,7 +149,7 @@ def test_a_crash_in_the_decoding_worker_reaches_the_caller(
     assert not any(t.name == "cotal-decode" and t.is_alive() for t in threading.enumerate())
 
 
-def test_frames_reach_the_network_scaled_as_before_without_a_copy() -> None:
+def test_frames_reach_the_network_scaled_as_in_numpy_without_a_copy() -> None:
     """uint8 frames are scaled inside the network call: bit-identical to the numpy scaling, channels_last_3d."""
     from cotal.features.backbones import Backbones
 

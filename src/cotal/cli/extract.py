@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size",
         type=int,
         default=defaults.size,
-        help="centre-crop side fed to the network (default %(default)s; 112 is ~4x faster)",
+        help="centre-crop side fed to the network (default %(default)s; 112 costs about a quarter as much)",
     )
     p.add_argument(
         "--resize-short",

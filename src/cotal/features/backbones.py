@@ -32,7 +32,7 @@ class Backbones:
     def load_networks(self) -> None:
         """Load the I3D networks (the decoder may already run: it needs only the flow estimator)."""
         config = self.config
-        # channels_last_3d is what oneDNN's 3D convolutions want; on CUDA the layout is left as it was (unmeasured)
+        # channels_last_3d is what oneDNN's 3D convolutions want; CUDA keeps PyTorch's default layout (not measured)
         channels_last = self.device.type == "cpu"
         if "rgb" in config.streams:
             net = build_i3d(config.rgb_weights, in_channels=3)

@@ -27,7 +27,8 @@ class ExtractConfig:
     Attributes:
         fps: frame rate the video is resampled to (nearest frame by timestamp).
         stride: frames per snippet (snippets do not overlap).
-        size: side of the square centre crop fed to the network (224 = DeepMind's setting; 112 is ~4x faster).
+        size: side of the square centre crop fed to the network (224 = DeepMind's setting; 112 has a quarter of
+            the pixels, so about a quarter of the cost).
         resize_short: shorter side before cropping; None = round(size * 256 / 224) (256 for 224).
         batch_size: snippets per network call; None = ``8 * (224 / size)^2`` (8 at 224 px, 32 at 112: the
             same pixels, so about the same memory, per call; on a CPU small inputs run faster per snippet in

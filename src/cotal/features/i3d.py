@@ -244,7 +244,7 @@ def optimize_for_inference(model: InceptionI3d, *, channels_last: bool = True) -
     ``b - mean * g / sqrt(var + eps)``, computed in float64), which removes a full pass over every
     activation map; with ``channels_last`` the weights and inputs use ``torch.channels_last_3d``, the layout
     oneDNN's 3D convolutions run fastest in on a CPU, and each conv + bias + ReLU is one oneDNN call where
-    this build has it. Together 1.6-2.4x the plain module's snippets/s on a CPU (docs/extraction.md).
+    this build has it (measured gains: docs/benchmarks.md).
     Features match the plain module to ~1e-7 relative in float32.
     """
     fast = copy.deepcopy(model).eval()

@@ -162,15 +162,15 @@ def check_settings(out: Path, config: ExtractConfig) -> None:
     path = out / "extraction.yaml"
     wanted = feature_settings(config)
     if path.exists() and not config.overwrite and _has_features(out):
-        before = read_yaml(path) or {}
-        changed = [k for k in wanted if k in before and before[k] != wanted[k]]
+        recorded = read_yaml(path) or {}
+        changed = [k for k in wanted if k in recorded and recorded[k] != wanted[k]]
         if changed:
             k = changed[0]
             raise ConfigError(
-                f"{out}: features there were extracted with {k}={before[k]!r}, not {wanted[k]!r}; "
+                f"{out}: features there were extracted with {k}={recorded[k]!r}, not {wanted[k]!r}; "
                 "use another --out folder or --overwrite"
             )
-        if before == wanted:
+        if recorded == wanted:
             return
     write_yaml(path, wanted)
 
