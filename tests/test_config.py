@@ -69,7 +69,6 @@ def test_every_literal_is_checked_by_the_builder_and_on_construction():
         ("pipeline", "select_round"),
         ("model", "fab"),
         ("loss", "reduction"),
-        ("train", "device"),
         ("train", "precision"),
         ("detect", "activation"),
         ("detect", "resolution"),

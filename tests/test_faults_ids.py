@@ -12,7 +12,7 @@ from cotal.config import load_config
 from cotal.data import FeatureDataset, convert_dataset
 from cotal.data.ids import check_video_id, id_of_file, id_problem, video_file
 from cotal.errors import DataError
-from cotal.features.extract import find_videos
+from cotal.features.inputs import find_videos
 from cotal.utils.io import write_json, write_yaml
 from tests.faults_helpers import one_line_error, run_cli, snapshot, write_um, write_wtalc
 from tests.toy_data import write_toy_dataset

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from cotal.errors import ConfigError
-from cotal.features.extract import ExtractConfig, extract_features
+from cotal.features.config import ExtractConfig
 from cotal.utils.outdir import MARKER, locked, write_marker
+from tests.extras import needs_extra
 from tests.faults_helpers import one_line_error, run_cli, snapshot
 from tests.toy_data import write_toy_dataset
 
@@ -48,7 +49,10 @@ def test_a_locked_run_folder_refuses_a_second_writer(tmp_path: Path, capsys: pyt
         pass
 
 
+@needs_extra("extract")
 def test_extract_refuses_to_replace_a_foreign_dataset(tmp_path: Path) -> None:
+    from cotal.features.extract import extract_features
+
     data = write_toy_dataset(tmp_path / "data", num_videos=6)
     before = snapshot(tmp_path)
     with pytest.raises(ConfigError, match="did not make"):

@@ -160,7 +160,7 @@ def test_a_file_given_for_a_folder_and_a_text_file_for_an_archive(
 @pytest.mark.parametrize("fps", [0.0, -1.0, float("nan"), 1e308])
 def test_extract_refuses_absurd_frame_rates(fps: float) -> None:
     from cotal.errors import ConfigError
-    from cotal.features.extract import ExtractConfig
+    from cotal.features.config import ExtractConfig
 
     with pytest.raises(ConfigError, match="fps must be a number in"):
-        ExtractConfig(fps=fps).validate()
+        ExtractConfig(fps=fps)

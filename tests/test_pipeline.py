@@ -14,6 +14,7 @@ from cotal.errors import ConfigError
 from cotal.pipeline import fit
 from cotal.utils.io import read_json, write_json
 from cotal.utils.run import RUN_FORMAT
+from tests.extras import needs_extra
 
 TINY = {
     "pipeline": {"clusters": 3, "rounds": 2},
@@ -268,6 +269,7 @@ def test_attention_pooling_runs(toy_dataset, tmp_path, pooling):
     assert same == (pooling == "geometric")  # one fused S for both streams, or each stream's own
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_auto_clusters_are_estimated_once(unsup_run, tmp_path):
     data, _, _ = unsup_run
     over = _tiny(clusters="auto")

@@ -16,6 +16,7 @@ from cotal.config import load_config
 from cotal.pipeline import fit
 from cotal.report import choose_videos, keyframes, timings_table, write_report_html
 from cotal.utils.io import read_json, write_json
+from tests.extras import skip_without_extra
 
 TINY = {
     "pipeline": {"clusters": 3, "rounds": 2},
@@ -28,7 +29,8 @@ TINY = {
 def run_with_videos(tmp_path_factory):
     """A finished unsupervised run on toy features whose test videos point at a real video file (as after
     ``cotal extract``), with one label-free per-round signal added to metrics.json."""
-    from cotal.features.extract import PARTS
+    skip_without_extra("extract")  # the run's test videos point at a rendered video file
+    from cotal.features.outputs import PARTS
     from cotal.synth.videos import render_video_dataset
     from tests.toy_data import write_toy_dataset
 

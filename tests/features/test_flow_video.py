@@ -5,16 +5,21 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 import pytest
 
 from cotal.data.annotations import load_annotations
 from cotal.errors import ConfigError, DataError
-from cotal.features.flow import FlowDescriptor, FlowEstimator, flow_to_network_input
-from cotal.features.video import iter_frames, probe_video
-from cotal.synth.videos import motion_patterns, render_video_dataset
+from tests.extras import skip_without_extra
+
+skip_without_extra("extract")
+
+import av  # noqa: E402
+import cv2  # noqa: E402
+
+from cotal.features.flow import FlowDescriptor, FlowEstimator, flow_to_network_input  # noqa: E402
+from cotal.features.video import iter_frames, probe_video  # noqa: E402
+from cotal.synth.videos import motion_patterns, render_video_dataset  # noqa: E402
 
 
 def _texture(h: int, w: int, seed: int) -> np.ndarray:

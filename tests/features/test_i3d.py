@@ -13,17 +13,9 @@ import pytest
 import torch
 
 from cotal.errors import DataError
-from cotal.features.i3d import (
-    FEATURE_DIM,
-    InceptionI3d,
-    MaxPool3dSame,
-    Unit3D,
-    build_i3d,
-    kinetics400_labels,
-    load_jax_checkpoint,
-    optimize_for_inference,
-    same_padding,
-)
+from cotal.features.i3d import FEATURE_DIM, InceptionI3d, MaxPool3dSame, Unit3D, optimize_for_inference, same_padding
+from cotal.features.jax_checkpoint import load_jax_checkpoint
+from cotal.features.weights import build_i3d, kinetics400_labels
 from cotal.utils.io import NumpyOnlyUnpickler
 
 

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cotal.features.extract import ExtractConfig, extract_features
+from cotal.features.config import ExtractConfig
+from tests.extras import skip_without_extra
+
+skip_without_extra("extract")
+
+from cotal.features.extract import extract_features  # noqa: E402
 
 
 def _torchrun_extract(videos: Path, out: Path) -> subprocess.CompletedProcess:

@@ -12,9 +12,9 @@ from cotal.errors import ConfigError
 from cotal.model import save_model
 from cotal.model.coattention import CoAttentionModel, ModelConfig
 from cotal.utils.io import read_json, write_json
+from tests.extras import skip_without_extra
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
+skip_without_extra("export")
 
 from cotal.train.onnx_export import TOLERANCE, check_export, export_model, export_run, max_shift  # noqa: E402
 

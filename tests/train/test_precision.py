@@ -15,7 +15,7 @@ import torch
 
 from cotal.data import FeatureDataset
 from cotal.errors import ConfigError
-from cotal.features.extract import ExtractConfig
+from cotal.features.config import ExtractConfig
 from cotal.features.i3d import InceptionI3d
 from cotal.model import CoAttentionLoss, CoAttentionModel, LossConfig, ModelConfig
 from cotal.train.batching import collate
@@ -95,7 +95,7 @@ def test_precision_settings_are_checked():
     with pytest.raises(ConfigError, match="train.precision"):
         tiny_train_config(precision="fp16")  # float16 training would need a gradient scaler
     with pytest.raises(ConfigError, match="precision"):
-        ExtractConfig(precision="int8").validate()
+        ExtractConfig(precision="int8")
     with pytest.raises(ConfigError, match="CUDA"):
         autocast(CPU, "fp16")
 

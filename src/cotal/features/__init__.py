@@ -1,12 +1,32 @@
 """From raw videos to snippet features: decoding, I3D (RGB, real Kinetics-400 weights), optical flow.
 
-Heavy imports (torch, PyAV, OpenCV) happen when this package is imported; the CLI imports it lazily.
+Names load on first use (PEP 562): ``cotal.features.config`` and the package itself stay free of PyTorch,
+PyAV and OpenCV until a name that needs them is used.
 """
 
-from cotal.features.extract import ExtractConfig, ExtractReport, extract_features, find_videos, merge_outputs, shard_ids
-from cotal.features.flow import FlowDescriptor, FlowEstimator, flow_to_network_input
-from cotal.features.i3d import InceptionI3d, build_i3d, default_rgb_weights, kinetics400_labels
-from cotal.features.video import iter_frames, probe_video
+from __future__ import annotations
+
+from cotal.utils.lazy import lazy_exports
+
+_SOURCES = {
+    "ExtractConfig": "cotal.features.config",
+    "ExtractReport": "cotal.features.extract",
+    "FlowDescriptor": "cotal.features.flow",
+    "FlowEstimator": "cotal.features.flow",
+    "InceptionI3d": "cotal.features.i3d",
+    "build_i3d": "cotal.features.weights",
+    "default_rgb_weights": "cotal.features.weights",
+    "extract_distributed": "cotal.features.extract",
+    "extract_features": "cotal.features.extract",
+    "find_videos": "cotal.features.inputs",
+    "flow_to_network_input": "cotal.features.flow",
+    "iter_frames": "cotal.features.video",
+    "kinetics400_labels": "cotal.features.weights",
+    "merge_outputs": "cotal.features.outputs",
+    "probe_video": "cotal.features.video",
+    "shard_ids": "cotal.features.inputs",
+    "unpack_rgb_weights": "cotal.features.weights",
+}
 
 __all__ = [
     "ExtractConfig",
@@ -16,6 +36,7 @@ __all__ = [
     "InceptionI3d",
     "build_i3d",
     "default_rgb_weights",
+    "extract_distributed",
     "extract_features",
     "find_videos",
     "flow_to_network_input",
@@ -24,4 +45,7 @@ __all__ = [
     "merge_outputs",
     "probe_video",
     "shard_ids",
+    "unpack_rgb_weights",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

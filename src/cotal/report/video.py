@@ -17,7 +17,7 @@ from cotal.utils.io import read_json
 
 def video_sources(data: str | os.PathLike) -> dict[str, Path]:
     """Video files of a dataset written by ``cotal extract`` (from ``.parts/<video>.json``), where they exist."""
-    from cotal.features.extract import PARTS
+    from cotal.features.outputs import PARTS
 
     out = {}
     for part in sorted(Path(data, PARTS).glob("*.json")):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cotal.utils.configs import build_config, check_choices, check_range
+from cotal.utils.device import parse_device
 
 # The authors' optimisation constants (docs/method.md §7): Adam's weight decay, and the learning rate multiplied by
 # LR_GAMMA after LR_DECAY_AT of the updates.
@@ -30,7 +31,8 @@ class TrainConfig:
         lr: Adam learning rate.
         max_len: longest training crop in snippets (a random contiguous window, W-TALC); None = full length
             (the authors' ActivityNet code). 750 is W-TALC's value and keeps batch memory bounded.
-        device: "cpu", "cuda" or "auto" (CUDA when available).
+        device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:K"; under torchrun "auto" and "cuda" mean
+            cuda:LOCAL_RANK (:func:`cotal.utils.device.select_device`).
         precision: "float32" (default) or "bf16": the forward pass under bfloat16 autocast (weights, gradients,
             the optimiser and the losses stay float32); see ``cotal.utils.precision``. For GPUs.
     """
@@ -39,11 +41,12 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     max_len: int | None = 750
-    device: Literal["cpu", "cuda", "auto"] = "auto"
+    device: str = "auto"
     precision: Literal["float32", "bf16"] = "float32"  # fp16 would need a gradient scaler
 
     def __post_init__(self) -> None:
         check_choices(self, "train")
+        parse_device(self.device, "train.device")
         check_range(self, "train", ("epochs",), low=1, integer=True)
         check_range(self, "train", ("batch_size",), low=CLUSTERS_PER_BATCH * VIDEOS_PER_CLUSTER, integer=True)
         check_range(self, "train", ("max_len",), low=1, integer=True, optional=True)

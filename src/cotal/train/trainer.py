@@ -55,6 +55,7 @@ from cotal.train.guards import check_finite_loss
 from cotal.train.inputs import check_groups, check_targets, feature_lengths
 from cotal.train.log import LOG_CSV, TrainLog
 from cotal.train.sampler import ClusterBatchSampler
+from cotal.utils.device import select_device
 from cotal.utils.precision import autocast
 from cotal.utils.run import MODEL_FILE
 
@@ -301,14 +302,14 @@ class Trainer:
 
 def _setup_process(config: TrainConfig, num_videos: int) -> tuple[torch.device, DistInfo]:
     """This process's device and place in the (torchrun) process group."""
-    if config.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    elif config.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is 'cuda' but torch sees no CUDA device")
-    else:
-        device = torch.device(config.device)
+    device = select_device(config.device, "train.device")
     info = setup_distributed(use_cuda=device.type == "cuda")
     if info.enabled and device.type == "cuda":
+        if device.index not in (None, info.local_rank):  # NCCL needs one GPU per process
+            raise ConfigError(
+                f"train.device {config.device!r} under torchrun: every process would use that GPU; "
+                "use 'cuda' or 'auto' (each process takes cuda:LOCAL_RANK)"
+            )
         device = torch.device("cuda", info.local_rank)
     batch = min(config.batch_size, num_videos)  # the sampler caps the batch at N
     if batch % info.world_size:
