@@ -220,7 +220,8 @@ def make_motions(
             if len(dims) > 1:
                 raise DataError(f"{folder / name}: another number of channels than {SUBSETS['train']}")
         taxonomy = [{"nodeName": c} for c in ACTIONS]
-        # json.dumps with indent 1 and no final newline: the exact bytes the suite's published figures were made from
+        # json.dumps with indent 1 and no final newline, and a dataset.yaml of four keys (no name): the exact bytes
+        # of the dataset the suite's published figures were computed on
         with atomic_open(tmp / "annotations.json") as fh:
             fh.write(json.dumps({"version": VERSION, "taxonomy": taxonomy, "database": database}, indent=1))
         write_yaml(tmp / "dataset.yaml", {"fps": FPS, "stride": STRIDE, "train_subset": "train", "test_subset": "test"})
