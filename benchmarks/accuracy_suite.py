@@ -6,8 +6,8 @@
 Datasets (generated into WORK/data on first use):
     thumos14  ``cotal synth`` on the real THUMOS14 skeleton, 1024-d: seed 1 in ``val`` mode, seed 0 in ``test``
     anet      ``cotal synth`` on an 800-video subset of the real ActivityNet-1.2 skeleton (long actions), 256-d
-    motions   real smartwatch recordings stitched into untrimmed sequences (../shared/data/make_motions.py),
-              features deliberately not standardised
+    motions   real smartwatch recordings stitched into untrimmed sequences (``cotal data motions``, seed 0, 3 copies:
+              the BasicMotions files of the ``motions`` extra), features deliberately not standardised
     hard      ``cotal synth`` with per-video subject signatures, per-dimension gains over two orders of magnitude
               and offsets (THUMOS14 skeleton, 256-d)
 
@@ -26,17 +26,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from cotal.config import load_config, parse_overrides
+from cotal.data.motions import make_motions
 from cotal.data.split import make_validation_split
 from cotal.pipeline import fit
 from cotal.synth import SynthConfig, generate_features
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # name -> (preset, per-dataset overrides)
 DATASETS: dict[str, tuple[str | None, dict]] = {
@@ -60,8 +57,7 @@ def make_dataset(name: str, root: Path, seed: int) -> None:
         cfg = SynthConfig(dim=256, signature=2.5, scale_spread=1.2, offset=2.0)
         generate_features(root, skeleton="thumos14", config=cfg, seed=seed)
     elif name == "motions":
-        script = SHARED / "make_motions.py"
-        subprocess.run([sys.executable, str(script), str(root), "--seed", str(seed)], check=True, capture_output=True)
+        make_motions(root, seed=seed)
     else:
         raise SystemExit(f"unknown dataset {name!r}")
     print(f"generated {root} in {time.perf_counter() - t0:.0f} s", flush=True)

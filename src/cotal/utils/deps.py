@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from importlib.util import find_spec
+from pathlib import Path
 from types import ModuleType
 
 from cotal.errors import ConfigError
@@ -14,7 +16,13 @@ OPTIONAL = {
     "faiss": ("faiss-cpu", "scale"),
     "onnx": ("onnx", "export"),
     "onnxruntime": ("onnxruntime", "export"),
+    "sktime": ("sktime", "motions"),
 }
+
+
+def _missing(module: str, purpose: str) -> ConfigError:
+    package, extra = OPTIONAL[module]
+    return ConfigError(f"{purpose} needs the {package} package: pip install 'cotal[{extra}]'")
 
 
 def require(module: str, purpose: str) -> ModuleType:
@@ -22,5 +30,13 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        package, extra = OPTIONAL[module]
-        raise ConfigError(f"{purpose} needs the {package} package: pip install 'cotal[{extra}]'") from None
+        raise _missing(module, purpose) from None
+
+
+def require_dir(module: str, purpose: str) -> Path:
+    """The folder of an optional package found without importing it (for its data files only, when importing
+    would load its own dependencies), or :class:`ConfigError` saying which extra provides it."""
+    spec = find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise _missing(module, purpose)
+    return Path(next(iter(spec.submodule_search_locations)))
