@@ -4,7 +4,6 @@ all end in ONE line on stderr and a non-zero exit; no traceback reaches the user
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import cotal.cli.data as cli_data
+from cotal.utils.marker import write_marker
 from tests.faults_helpers import one_line_error, run_cli, snapshot
 from tests.toy_data import write_toy_dataset
 
@@ -94,7 +94,7 @@ def test_absurd_numbers(data: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_malformed_run_files(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, content: str) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    (run / ".cotal.json").write_text(json.dumps({"kind": "run"}))
+    write_marker(run, "run")
     (run / "run.json").write_text(content, encoding="latin-1")
     args = ["fit", "--data", data, "--out", run, "--clusters", "2", "--epochs", "1"]
     code, _, err = run_cli(capsys, *args)

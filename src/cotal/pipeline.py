@@ -633,17 +633,19 @@ def fit(
     *,
     progress: bool = True,
     argv: list[str] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run the pipeline on a native-layout dataset; returns (and writes) ``RUN/metrics.json``.
 
     Resumes when ``run_dir`` holds an earlier run of the same configuration; refuses a different one, except
     that detection and evaluation settings may change: a rerun then only re-detects and re-evaluates.
+    ``overwrite`` deletes an earlier run in ``run_dir`` first (only one cotal made, under the run's lock).
     """
     run_dir = Path(run_dir)
     resolved = _as_run(config)
     existing = RunLayout(run_dir).config
     dataset = FeatureDataset(data)  # bad data fails before the run folder is touched
-    with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
+    with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0, overwrite=overwrite):
         if existing.exists():
             earlier = rename_legacy_keys(read_yaml(existing) or {}, str(existing))  # runs before a key's rename
             diff = _differences(_training_part(earlier), _training_part(resolved))

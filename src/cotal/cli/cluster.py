@@ -6,11 +6,11 @@ import argparse
 import sys
 import typing
 
-from cotal.cli.options import add_streams, streams_value
+from cotal.cli.options import add_seed, add_streams, streams_value
 from cotal.cluster.config import ClusterConfig, Solver
 from cotal.data.attention import load_attention
 from cotal.data.dataset import FeatureDataset
-from cotal.errors import ConfigError, DataError
+from cotal.errors import DataError
 from cotal.evaluate.formats import write_clusters
 from cotal.utils.outdir import check_output_file
 
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--solver", choices=solvers, default=defaults.solver, help="affinity graph")
     p.add_argument("--neighbors", type=int, default=defaults.n_neighbors, help="k of the k-NN graph (sparse solver)")
     p.add_argument("--auto-range", type=int, nargs=2, default=(2, 50), metavar=("MIN", "MAX"), help="C for 'auto'")
-    p.add_argument("--seed", type=int, default=0, help="random seed (eigensolver start, k-means)")
+    add_seed(p, "random seed (eigensolver start, k-means)")
     p.set_defaults(func=run)
 
 
@@ -58,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     ids = ds.video_ids(subset)
     if not ids:
         raise DataError(f"{ds.root}: no videos in subset {subset!r}; subsets: {', '.join(ds.annotations.subsets)}")
-    if args.seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     attention = load_attention(args.attention) if args.attention else None
     x = video_descriptors(ds, ids, attention=attention, streams=streams_value(args.streams))
     model = SpectralVideoClustering(

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from cotal.cli.options import add_seed
 from cotal.data.check import check_dataset
 from cotal.data.convert import convert_dataset
 from cotal.data.info import dataset_info, format_info
@@ -62,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="native dataset folder")
     p.add_argument("--out", required=True, help="new folder: train subset 'fit', test subset 'val'")
     p.add_argument("--fraction", type=float, default=0.2, help="share of training videos held out (default 0.2)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "split seed (default 0)")
     p.set_defaults(func=run_split)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from cotal.errors import ConfigError
+from cotal.utils.seed import check_seed
 
 STREAMS = ("rgb", "flow")
 
@@ -39,3 +40,18 @@ def add_quiet(p: argparse.ArgumentParser, *aliases: str) -> None:
 def progress_enabled(quiet: bool) -> bool:
     """Progress bars only on a terminal: redirected to a file, each redraw would be a line of it."""
     return not quiet and sys.stderr.isatty()
+
+
+def seed_value(text: str) -> int:
+    """``--seed``: an integer in ``[0, 2**32 - 1]`` (argparse type)."""
+    try:
+        return check_seed(int(text), "the seed")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_seed(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> None:
+    """``--seed N`` checked by :func:`seed_value`."""
+    p.add_argument("--seed", type=seed_value, default=default, help=help)

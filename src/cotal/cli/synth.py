@@ -6,12 +6,12 @@ import argparse
 from dataclasses import fields, replace
 from pathlib import Path
 
-import yaml
-
-from cotal.errors import ConfigError
+from cotal.cli.options import add_seed
+from cotal.errors import ConfigError, DataError
 from cotal.synth.config import StreamConfig, SynthConfig
 from cotal.synth.output import check_output_dir, staged_dir
-from cotal.utils.io import read_json
+from cotal.utils.io import parse_yaml, read_json
+from cotal.utils.text import short_repr
 
 # Parametric-skeleton and size options: flag -> SynthConfig field.
 _CONFIG_FLAGS = {
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="any other SynthConfig knob, e.g. --set noise_ar=0.8 --set rgb.scene=1.2 (see docs/synth.md); repeatable",
     )
-    p.add_argument("--seed", type=int, default=0, help="master seed (same seed: byte-identical output)")
+    add_seed(p, "master seed (same seed: byte-identical output)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.add_argument(
         "--render-videos",
@@ -105,9 +105,9 @@ def config_with_overrides(config: SynthConfig, items: list[str]) -> SynthConfig:
         if not sep:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: cannot parse the value {raw!r}") from None
+            value = parse_yaml(raw, f"--set {short_repr(item)}")
+        except DataError as e:
+            raise ConfigError(str(e)) from None
         stream, dot, sub = key.partition(".")
         if dot and stream in streams and sub in stream_keys:
             streams[stream][sub] = value
