@@ -694,5 +694,12 @@ def detect_run(
     outputs = {}
     for name, streams in model_inputs(config, dataset):
         model, _ = load_model(path_inside(run_dir, final["models"].get(name), layout.final))
+        dims = {s: dataset.feature_dim(s) for s in streams}
+        if sum(dims.values()) != model.config.in_dim:  # said in features, before any shape error of the model
+            raise DataError(
+                f"{data}: the run's {name} model was trained on {model.config.in_dim}-d features, but this dataset's "
+                f"{' + '.join(f'{s} features are {d}-d' for s, d in dims.items())}; use the dataset the run was "
+                "trained on, or features extracted the same way"
+            )
         outputs[name] = export_outputs(model, dataset, ids, _model_streams(name, streams))
     return detect_outputs(outputs, dataset, ids, final["class_names"], config)

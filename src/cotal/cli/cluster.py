@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="native dataset folder")
     p.add_argument("--clusters", required=True, type=_clusters_arg, help="number of clusters C, or 'auto' (eigengap)")
     p.add_argument("--out", required=True, help="assignments JSON to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--attention", help="attention .npz from the previous round (default: mean pooling)")
     p.add_argument("--subset", help="subset to cluster (default: the dataset's train subset)")
     add_streams(p, "default: all present")
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from cotal.cluster import SpectralVideoClustering, video_descriptors
     from cotal.evaluate.clustering import clustering_metrics
 
-    check_output_file(args.out, [args.data, args.attention])
+    check_output_file(args.out, [args.data, args.attention], overwrite=args.overwrite)
     ds = FeatureDataset(args.data)
     subset = args.subset or ds.meta.train_subset
     ids = ds.video_ids(subset)

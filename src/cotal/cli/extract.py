@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from cotal.cli.options import STREAMS, add_quiet, add_streams, progress_enabled, streams_value
 from cotal.errors import ConfigError
@@ -74,6 +75,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     from cotal.features.extract import ExtractConfig, extract_distributed, extract_features, merge_outputs
+    from cotal.utils.io import confined
+    from cotal.utils.marker import escaping_link
 
     config = ExtractConfig(
         fps=args.fps,
@@ -95,19 +98,24 @@ def run(args: argparse.Namespace) -> int:
         progress=progress_enabled(args.quiet),
     )
     config.validate()
-    if args.merge:
-        n = merge_outputs(args.out, config)
-        print(f"cotal extract: {args.out}: listed {n} finished video(s) in annotations.json")
-        return 0
-    if not args.inputs:
+    if not args.merge and not args.inputs:
         raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
-    keep_freed_memory()  # the network's activations are reused from call to call, not faulted in again
-    if config.shard is None and _under_torchrun():
-        report = extract_distributed(args.inputs, args.out, config)
-        if report is None:  # not rank 0: rank 0 merges and reports for all
+    out = Path(args.out)
+    link = escaping_link(out) if out.is_dir() else None
+    if link is not None:
+        raise ConfigError(f"{out / link}: a symbolic link leads out of the dataset; cotal does not write through it")
+    with confined(out):  # no write may follow a link that appears while extracting
+        if args.merge:
+            n = merge_outputs(args.out, config)
+            print(f"cotal extract: {args.out}: listed {n} finished video(s) in annotations.json")
             return 0
-    else:
-        report = extract_features(args.inputs, args.out, config)
+        keep_freed_memory()  # the network's activations are reused from call to call, not faulted in again
+        if config.shard is None and _under_torchrun():
+            report = extract_distributed(args.inputs, args.out, config)
+            if report is None:  # not rank 0: rank 0 merges and reports for all
+                return 0
+        else:
+            report = extract_features(args.inputs, args.out, config)
     print(f"cotal extract: {report.summary()}")
     return 0 if report.ok else 1
 

@@ -30,7 +30,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from cotal import __version__
 from cotal.errors import CotalError
@@ -46,8 +46,15 @@ class Terminated(BaseException):
     """Raised in the main thread on SIGTERM, so cleanup handlers run as for Ctrl-C."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line too (the usage itself is in ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cotal",
         description="Unsupervised temporal action localization with temporal co-attention models.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from cotal.errors import ConfigError
@@ -45,9 +46,11 @@ def progress_enabled(quiet: bool) -> bool:
 def seed_value(text: str) -> int:
     """``--seed``: an integer in ``[0, 2**32 - 1]`` (argparse type)."""
     try:
-        return check_seed(int(text), "the seed")
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    try:
+        return check_seed(value, "the seed")
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -55,3 +58,25 @@ def seed_value(text: str) -> int:
 def add_seed(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> None:
     """``--seed N`` checked by :func:`seed_value`."""
     p.add_argument("--seed", type=seed_value, default=default, help=help)
+
+
+def positive_number(text: str) -> float:
+    """A finite number > 0 (argparse type: ``--fps``, ``--stride``, ``--window``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import fields, replace
 from pathlib import Path
 
-from cotal.cli.options import add_seed
+from cotal.cli.options import add_seed, positive_number
 from cotal.errors import ConfigError, DataError
 from cotal.synth.config import StreamConfig, SynthConfig
 from cotal.synth.output import check_output_dir, staged_dir
@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--width", type=int, default=160, help="--render-videos: frame width in pixels")
     p.add_argument("--height", type=int, default=120, help="--render-videos: frame height in pixels")
-    p.add_argument("--fps", type=float, default=25.0, help="--render-videos: frame rate")
+    p.add_argument("--fps", type=positive_number, default=25.0, help="--render-videos: frame rate")
     p.set_defaults(func=run)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from cotal.errors import DataError
 from cotal.utils.io import read_json, write_json
+from cotal.utils.text import short_repr, text_problem
 
 Detections = dict[str, list[dict[str, Any]]]
 
@@ -78,8 +79,10 @@ def _check_entry(det: Any, where: str) -> None:
         raise DataError(f"{where}: 'segment' must be finite, got {seg!r}")
     if seg[1] < seg[0]:
         raise DataError(f"{where}: segment end {seg[1]} is before its start {seg[0]}")
-    if not isinstance(det["label"], str) or not det["label"]:
-        raise DataError(f"{where}: 'label' must be a non-empty string, got {det['label']!r}")
+    if not isinstance(det["label"], str) or not det["label"] or text_problem(det["label"]) is not None:
+        raise DataError(
+            f"{where}: 'label' must be a non-empty string without control characters, got {short_repr(det['label'])}"
+        )
     if not _is_number(det["score"]) or not np.isfinite(det["score"]):
         raise DataError(f"{where}: 'score' must be a finite number, got {det['score']!r}")
 
@@ -99,8 +102,8 @@ def detections_to_arrays(detections: Mapping[str, Sequence[Any]], source: str = 
         raise DataError(f"{source}: detections must map video ids to lists, got {type(detections).__name__}")
     video_ids, counts, flat = [], [], []
     for vid, dets in detections.items():
-        if not isinstance(vid, str):
-            raise DataError(f"{source}: video id {vid!r} is not a string")
+        if not isinstance(vid, str) or text_problem(vid) is not None:
+            raise DataError(f"{source}: video id {short_repr(vid)} is not a string without control characters")
         if not isinstance(dets, (list, tuple)):
             raise DataError(f"{source}: video {vid!r}: expected a list of detections, got {type(dets).__name__}")
         video_ids.append(vid)
@@ -118,7 +121,7 @@ def detections_to_arrays(detections: Mapping[str, Sequence[Any]], source: str = 
             and seg_lens <= {2}
             and all(_is_number_type(t) for t in num_types)
             and set(map(type, labels)) <= {str}
-            and "" not in set(labels)
+            and not any(not lab or text_problem(lab) is not None for lab in set(labels))
         )
         if ok:
             seg_arr = np.fromiter(chain.from_iterable(segs), dtype=np.float64, count=2 * len(segs)).reshape(-1, 2)

@@ -92,7 +92,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
                 raise DataError(f"{folder}: is a file, not a folder; cannot write {path}")
             break
     check_confined(path)
-    with _naming(path):
+    with naming(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         # The pid in the name lets a later run tell a file left by a killed process (cotal.utils.outdir).
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
@@ -102,7 +102,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        with _naming(path):
+        with naming(path):
             os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -111,7 +111,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def _naming(target: Path) -> Iterator[None]:
+def naming(target: Path) -> Iterator[None]:
     """An operating-system error in the block names ``target``, not the hidden temporary file beside it."""
     try:
         yield

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cotal.errors import ConfigError, DataError
-from cotal.utils.io import UMASK, confined, open_nofollow
+from cotal.utils.io import UMASK, confined, naming, open_nofollow
 from cotal.utils.marker import (
     LOCK,
     MARKER,
@@ -157,9 +157,10 @@ def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
 def make_staging(out: str | os.PathLike, suffix: str = ".tmp") -> Path:
     """A new empty folder beside ``out`` named after it and this process (so a later run can tell it is stale)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=suffix, dir=out.parent))
+    with naming(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_staging(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=suffix, dir=out.parent))
     tmp.chmod(0o777 & ~UMASK)  # mkdtemp makes 0700; a dataset or run folder gets a plain mkdir's permissions
     return tmp
 
