@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.merge and not args.inputs:
         raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
     out = Path(args.out)
+    if args.annotations and out.resolve() in Path(args.annotations).resolve().parents:
+        raise ConfigError(
+            f"{args.annotations}: lies in --out, whose annotations.json extract rebuilds; keep the ground truth outside"
+        )
     link = escaping_link(out) if out.is_dir() else None
     if link is not None:
         raise ConfigError(f"{out / link}: a symbolic link leads out of the dataset; cotal does not write through it")

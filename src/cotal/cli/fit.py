@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from cotal.cli.options import add_quiet, add_seed, add_streams, progress_enabled, streams_value
 from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
+from cotal.utils.outdir import check_target
 from cotal.utils.run import console_log
 from cotal.utils.seed import check_seed
 
@@ -93,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     dist = dist_info()
     if args.overwrite and dist.enabled:  # every rank would delete --out while the others start writing into it
         raise ConfigError("--overwrite under torchrun: delete the run directory before launching instead")
+    if args.overwrite and args.config and Path(args.config).is_file():  # it would be deleted with the old run
+        check_target(args.out, "run", inputs=[args.data, args.config], overwrite=True)
     with console_log(not args.quiet):
         metrics = fit(
             args.data, args.out, cfg, progress=progress_enabled(args.quiet), argv=sys.argv, overwrite=args.overwrite

@@ -10,6 +10,7 @@ from cotal.cli.options import add_seed, positive_number
 from cotal.errors import ConfigError, DataError
 from cotal.synth.config import StreamConfig, SynthConfig
 from cotal.synth.output import check_output_dir, staged_dir
+from cotal.synth.skeleton import BUILTIN_SKELETONS
 from cotal.utils.io import parse_yaml, read_json
 from cotal.utils.text import short_repr
 
@@ -76,14 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_dir(args.out, args.overwrite)
+    skeleton = None if args.skeleton in (None, "random") else args.skeleton
+    check_output_dir(args.out, args.overwrite, [] if skeleton in (None, *BUILTIN_SKELETONS) else [skeleton])
     if args.render_videos:
         return _render(args)
     from cotal.synth.features import generate_features
 
     overrides = {field: getattr(args, flag) for flag, field in _CONFIG_FLAGS.items() if getattr(args, flag) is not None}
     config = config_with_overrides(SynthConfig(**overrides), args.set)
-    skeleton = None if args.skeleton in (None, "random") else args.skeleton
     out = generate_features(args.out, skeleton=skeleton, config=config, seed=args.seed, overwrite=args.overwrite)
     info = read_json(out / "synth.json")
     print(

@@ -22,10 +22,10 @@ SKELETON_BYTES_PER_VIDEO = 1024
 WORKING_ARRAYS = 8
 
 
-def check_output_dir(out: Path, overwrite: bool) -> None:
-    """Raise :class:`ConfigError` if ``out`` is a file, or a non-empty folder and not ``overwrite`` of a
-    dataset folder cotal made."""
-    check_target(out, "dataset", overwrite=overwrite)
+def check_output_dir(out: Path, overwrite: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
+    """Raise :class:`ConfigError` if ``out`` is a file, overlaps one of ``inputs`` (a skeleton file), or is a
+    non-empty folder and not ``overwrite`` of a dataset folder cotal made."""
+    check_target(out, "dataset", inputs=inputs, overwrite=overwrite)
 
 
 @contextlib.contextmanager
