@@ -15,28 +15,35 @@ from cotal.utils.outdir import check_target, locked, refuse_deletion
 from cotal.utils.run import console_log
 
 
+def needs_clearing(out: Path, options: dict, overwrite: bool) -> bool:
+    """Whether ``out`` holds a demo made with other options that ``overwrite`` may clear; refuses (ConfigError)
+    such a folder without ``overwrite``, or one holding anything cotal did not make. Writes nothing."""
+    if not out.is_dir() or not any(p.name != LOCK for p in out.iterdir()):
+        return False
+    recorded = out / DEMO_OPTIONS
+    before = read_json(recorded) if recorded.is_file() else None
+    if before == options:
+        return False
+    if not overwrite:
+        what = (
+            ", ".join(f"--{k} {before.get(k)} there, {v} now" for k, v in options.items() if before.get(k) != v)
+            if isinstance(before, dict)
+            else "no record of its options"
+        )
+        raise ConfigError(f"{out}: holds a demo made with other options ({what}); pass --overwrite or another --out")
+    refuse_deletion(out, "demo")
+    return True
+
+
 def prepare_folder(out: Path, options: dict, overwrite: bool) -> None:
     """Make ``out`` hold nothing made with other options: refuse (or, with ``overwrite``, clear) such a folder.
 
     Call with ``out`` locked. Only a demo folder that holds nothing but what cotal made is cleared.
     """
-    recorded = out / DEMO_OPTIONS
-    if out.is_dir() and any(p.name != LOCK for p in out.iterdir()):
-        before = read_json(recorded) if recorded.is_file() else None
-        if before != options:
-            if not overwrite:
-                what = (
-                    ", ".join(f"--{k} {before.get(k)} there, {v} now" for k, v in options.items() if before.get(k) != v)
-                    if isinstance(before, dict)
-                    else "no record of its options"
-                )
-                raise ConfigError(
-                    f"{out}: holds a demo made with other options ({what}); pass --overwrite or another --out"
-                )
-            refuse_deletion(out, "demo")
-            clear_folder(out)
+    if needs_clearing(out, options, overwrite):
+        clear_folder(out)
     write_marker(out, "demo")
-    write_json(recorded, options)
+    write_json(out / DEMO_OPTIONS, options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     data = out / "data"
     t0 = time.perf_counter()
+    options = {"videos": args.videos, "classes": args.classes, "dim": args.dim, "seed": args.seed}
+    needs_clearing(out, options, args.overwrite)  # refused before the lock file is made
     with locked(out):
-        options = {"videos": args.videos, "classes": args.classes, "dim": args.dim, "seed": args.seed}
         prepare_folder(out, options, args.overwrite)
         _run_demo(args, out, data)
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s")

@@ -252,6 +252,11 @@ def run_folder(
     Only the main process of a distributed run locks and marks; the others only check.
     """
     path = check_target(out, "run", inputs=inputs, overwrite=overwrite)
+    link = escaping_link(path) if path.is_dir() else None
+    if link is not None:
+        raise ConfigError(
+            f"{path / link}: a symbolic link leads out of the run folder; cotal does not write through it"
+        )
     if not main:
         yield path
         return
@@ -259,11 +264,6 @@ def run_folder(
         if overwrite and any(p.name != LOCK for p in path.iterdir()):
             refuse_deletion(path, "run", out)  # again, now that no other cotal process can write it
             clear_folder(path)
-        link = escaping_link(path)
-        if link is not None:
-            raise ConfigError(
-                f"{path / link}: a symbolic link leads out of the run folder; cotal does not write through it"
-            )
         write_marker(path, "run")
         clean_stale_temporaries(path)
         with confined(path):
