@@ -85,12 +85,19 @@ def check_range(
         if value is None and optional:
             continue
         kinds = (int,) if integer else (int, float)
-        ok = not isinstance(value, bool) and isinstance(value, kinds) and math.isfinite(value)
+        ok = not isinstance(value, bool) and isinstance(value, kinds) and _finite(value)
         ok = ok and (low is None or (value > low if low_open else value >= low))
         ok = ok and (high is None or (value < high if high_open else value <= high))
         if not ok:
             what = f"{'an integer' if integer else 'a number'} {_describe(low, high, low_open, high_open)}"
             raise ConfigError(f"{_key(where, name)} must be {what}, got {short_repr(value)}")
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range
+        return False
 
 
 def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -145,6 +152,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {short_repr(value)}")
+        if isinstance(value, int) and not _finite(value):
+            raise ConfigError(f"{where}: {short_repr(value)} is beyond the range of a number")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

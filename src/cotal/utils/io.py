@@ -194,6 +194,8 @@ def parse_json(text: str, source: str | os.PathLike) -> Any:
         ) from None
     except RecursionError:
         raise DataError(f"{source}: JSON nested too deeply") from None
+    except ValueError as e:  # a number beyond Python's digit limit
+        raise DataError(f"{source}: not valid JSON ({str(e).split(';')[0]})") from None
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -219,6 +221,8 @@ def parse_yaml(text: str, source: str | os.PathLike) -> Any:
         raise DataError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
     except RecursionError:
         raise DataError(f"{source}: YAML nested too deeply") from None
+    except (ValueError, OverflowError) as e:  # a number beyond Python's digit limit or a float's range
+        raise DataError(f"{source}: not valid YAML ({str(e).split(';')[0]})") from None
     finally:
         loader.dispose()
 

@@ -7,6 +7,7 @@ import random
 import numpy as np
 
 from cotal.errors import ConfigError
+from cotal.utils.text import short_repr
 
 # Seeds are what every generator cotal feeds accepts: NumPy's legacy generator and scikit-learn take 32 bits.
 MAX_SEED = 2**32 - 1
@@ -15,7 +16,7 @@ MAX_SEED = 2**32 - 1
 def check_seed(seed: object, where: str) -> int:
     """``seed`` if it is an integer in ``[0, MAX_SEED]``; else a :class:`ConfigError` naming ``where``."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{where} must be an integer in [0, {MAX_SEED}], got {seed!r}")
+        raise ConfigError(f"{where} must be an integer in [0, {MAX_SEED}], got {short_repr(seed)}")
     return seed
 
 

@@ -48,7 +48,10 @@ def escape_stream(text: str) -> str:
 
 def short_repr(value: object) -> str:
     """``repr(value)`` bounded in length and depth (a quoted value never floods a message)."""
-    return escape(_short.repr(value))
+    try:
+        return escape(_short.repr(value))
+    except ValueError:  # an integer with more digits than Python converts to text
+        return f"<{type(value).__name__} too large to show>"
 
 
 def cap(text: str, limit: int = MAX_MESSAGE) -> str:
