@@ -267,3 +267,41 @@ def test_an_unreadable_file_is_not_called_invalid(data: Path, capsys) -> None:
     finally:
         f.chmod(0o644)
         (data / "annotations.json").chmod(0o644)
+
+
+HUGE = "0x" + "f" * 5000  # more digits than Python turns into text; beyond a float
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["fit", "--set", f"pipeline.seed={HUGE}"], "pipeline.seed"),
+        (["fit", "--set", f"train.lr={HUGE}"], "train.lr"),
+        (["fit", "--set", f"model.base_dim={HUGE}"], "model.base_dim"),
+        (["synth", "--set", f"dim={HUGE}"], "dim must be at most"),
+        (["synth", "--set", f"rgb.noise={HUGE}"], "rgb.noise"),
+    ],
+)
+def test_numbers_too_large_to_show_are_input_errors(data: Path, tmp_path: Path, capsys, args, needle: str) -> None:
+    command, *rest = args
+    where = ["--data", data, "--out", tmp_path / "r"] if command == "fit" else ["--out", tmp_path / "s"]
+    code, _, err = run_cli(capsys, command, *where, *rest)
+    assert code == 2
+    one_line_error(err, needle, "too large to show")
+
+
+def test_huge_numbers_in_files_are_input_errors(data: Path, tmp_path: Path, capsys) -> None:
+    dets = tmp_path / "dets.json"
+    for det in (
+        '{"segment": [0, 1], "label": "a", "score": 1e999}',
+        '{"segment": [0, 1e400], "label": "a", "score": 1}',
+    ):
+        dets.write_text('{"results": {"video_0005": [' + det + "]}}")
+        code, _, err = run_cli(capsys, "eval", "--data", data / "annotations.json", "--detections", dets)
+        assert code == 2
+        one_line_error(err, str(dets), "video_0005")
+    ann = data / "annotations.json"
+    ann.write_text(ann.read_text().replace('"duration": ', '"duration": ' + "9" * 5000 + ', "x": ', 1))
+    code, _, err = run_cli(capsys, "data", "info", data)
+    assert code == 2
+    one_line_error(err, "annotations.json", "not valid JSON", "4300 digits")

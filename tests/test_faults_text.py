@@ -161,3 +161,10 @@ def test_usage_errors_are_one_line(capsys) -> None:
             run_cli(capsys, *args)
         assert exit_.value.code == 2
         one_line_error(capsys.readouterr().err, "error", "--help")
+
+
+def test_file_names_are_listed_escaped(data: Path, capsys) -> None:
+    (data / "rgb" / "x\x1b[2J\nFAKE: OK.npy").write_bytes(b"")
+    code, out, _ = run_cli(capsys, "data", "check", data, "--no-scan")
+    assert code == 1 and "x\\x1b[2J\\x0aFAKE: OK.npy: unexpected entry" in out
+    _no_control(out)
