@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,20 @@ __all__ = ["one_line_error", "run_cli", "snapshot", "write_um", "write_wtalc"]
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every entry under ``root``: relative path -> "dir" or the sha256 of the file's bytes."""
+    """Every entry under ``root``: relative path -> "dir", "link to <target>" or the sha256 of the file's bytes.
+
+    Symbolic links are recorded, never followed (what they point at inside ``root`` is recorded on its own).
+    """
     out = {}
-    for p in sorted(root.rglob("*")):
-        rel = str(p.relative_to(root))
-        out[rel] = "dir" if p.is_dir() and not p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = Path(folder) / name
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                out[rel] = f"link to {os.readlink(p)}"
+            else:
+                out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+    return dict(sorted(out.items()))
 
 
 def run_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:

@@ -10,14 +10,14 @@ import pytest
 import yaml
 
 from cotal.cli.demo import prepare_folder
-from cotal.cli.fit import clear_run_dir, config_overrides
+from cotal.cli.fit import config_overrides
 from cotal.cli.main import build_parser, main
 from cotal.cli.options import progress_enabled, streams_value
 from cotal.config import load_config
 from cotal.errors import ConfigError
 from cotal.pipeline import fit
 from cotal.utils.io import write_json, write_yaml
-from cotal.utils.outdir import make_staging, write_marker
+from cotal.utils.outdir import make_staging, run_folder, write_marker
 
 FAST = [
     "--clusters", "3", "--rounds", "1", "--epochs", "1",
@@ -89,14 +89,15 @@ def test_rerun_with_another_config_names_the_keys(toy_dataset, tmp_path):
 def test_overwrite_clears_runs_only(tmp_path):
     run = tmp_path / "run"
     write_yaml(run / "config.yaml", {})
-    (run / "round_0").mkdir()
-    clear_run_dir(run)
-    assert not run.exists()
+    (run / "round_0" / "model_rgb").mkdir(parents=True)
+    write_marker(run, "run")
+    with run_folder(run, overwrite=True):
+        assert sorted(p.name for p in run.iterdir()) == [".cotal.json", ".cotal.lock"]
     other = tmp_path / "photos"
     (other / "a.jpg").parent.mkdir()
     (other / "a.jpg").write_bytes(b"x")
-    with pytest.raises(ConfigError, match="not a cotal run"):
-        clear_run_dir(other)
+    with pytest.raises(ConfigError, match="not a cotal run"), run_folder(other, overwrite=True):
+        pass
     assert (other / "a.jpg").exists()
 
 
@@ -106,6 +107,7 @@ def test_demo_never_reuses_data_made_with_other_options(tmp_path):
     prepare_folder(out, opts, overwrite=False)
     (out / "data").mkdir()
     (out / "data" / "dataset.yaml").write_text("fps: 25\n")
+    write_marker(out / "data", "dataset", made=["dataset.yaml"])
     prepare_folder(out, opts, overwrite=False)  # same options: kept (resume)
     assert (out / "data" / "dataset.yaml").exists()
     with pytest.raises(ConfigError, match="--classes 2 there, 3 now"):

@@ -134,3 +134,80 @@ def test_a_malformed_model_file_is_one_data_error(tmp_path: Path) -> None:
     torch_save_atomic(tmp_path / "m.pt", {**state, "state_dict": [1, 2]})
     with pytest.raises(DataError, match="malformed model state"):
         load_model(tmp_path / "m.pt")
+
+
+def test_reversed_segments_and_absurd_times_are_refused_everywhere(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import json
+
+    path = data / "annotations.json"
+    doc = json.loads(path.read_text())
+    doc["database"]["video_0001"]["annotations"][0]["segment"] = [9.0, 2.0]
+    doc["database"]["video_0002"]["duration"] = 1e308
+    doc["database"]["video_0003"]["annotations"][0]["segment"] = [0, 10**400]
+    doc["database"]["video_0004"]["duration"] = "abc"
+    path.write_text(json.dumps(doc))
+    before = snapshot(tmp_path)
+    code, out, _ = run_cli(capsys, "data", "check", data)
+    assert code == 1  # every broken video is listed, not only the first
+    assert "video_0001" in out and "ends before it starts" in out and out.count("'duration' must be") == 2
+    assert "video_0003" in out and "not in annotations.json" not in out
+    for args in (["data", "info", data], ["fit", "--data", data, "--out", tmp_path / "run", *TINY_FIT]):
+        code, _, err = run_cli(capsys, *args)
+        assert code == 2
+        one_line_error(err, "annotations.json", "video_0001", "ends before it starts")
+    assert snapshot(tmp_path) == before
+
+
+def test_npy_files_must_hold_exactly_what_their_header_says(data: Path, capsys: pytest.CaptureFixture) -> None:
+    f = data / "rgb" / "video_0000.npy"
+    x = np.load(f)
+    np.save(f, x[:-3])
+    with open(f, "ab") as fh:  # rows appended behind a header that claims fewer
+        fh.write(x[-3:].tobytes())
+    code, out, _ = run_cli(capsys, "data", "check", data)
+    assert code == 1 and f"{f}: corrupt .npy file: {3 * x.shape[1] * 4} bytes beyond the data" in out
+    with pytest.raises(Exception, match="bytes beyond the data"):
+        FeatureDataset(data).features("video_0000", "rgb")
+
+
+def test_float16_features_raise_no_numpy_warning(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import warnings
+
+    for f in (data / "rgb").glob("*.npy"):
+        np.save(f, np.load(f).astype(np.float16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run_cli(capsys, "data", "check", data)
+    assert code == 0 and "Warning" not in err
+
+
+def test_eval_refuses_the_cluster_file_of_another_dataset(data: Path, tmp_path: Path, capsys) -> None:
+    from cotal.evaluate import write_detections
+    from cotal.evaluate.formats import write_clusters
+
+    dets, clusters = tmp_path / "dets.json", tmp_path / "clusters.json"
+    write_detections(dets, {"video_0007": [{"segment": [0.0, 1.0], "label": "0", "score": 1.0}]})
+    write_clusters(clusters, {"video_0000": 0, "video_0001": 1, "other_0000": 0, "other_0001": 1})
+    code, _, err = run_cli(capsys, "eval", "--data", data, "--detections", dets, "--cluster-file", clusters)
+    assert code == 2
+    one_line_error(err, str(clusters), "2 of 4 assigned videos are not in the ground truth", "another dataset")
+
+
+def test_detect_names_a_feature_dimension_mismatch(data: Path, tmp_path: Path, capsys) -> None:
+    import yaml
+
+    from cotal.config import load_config
+    from cotal.utils.io import write_json
+
+    run = tmp_path / "run"
+    for stream in ("rgb", "flow"):
+        model = CoAttentionModel(4, 3, tiny_model_config())
+        save_model(run / "round_0" / f"model_{stream}" / "model.pt", model, stream=stream, step=1)
+    (run / "config.yaml").write_text(yaml.safe_dump(load_config(None).to_dict()))
+    models = {s: f"round_0/model_{s}/model.pt" for s in ("rgb", "flow")}
+    write_json(run / "final.json", {"supervision": "none", "class_names": ["0", "1", "2"], "models": models})
+    code, _, err = run_cli(capsys, "detect", "--run", run, "--data", data, "--out", tmp_path / "d.json")
+    assert code == 2
+    one_line_error(err, "trained on 4-d features", "rgb features are 8-d")

@@ -4,7 +4,6 @@ all end in ONE line on stderr and a non-zero exit; no traceback reaches the user
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -13,10 +12,26 @@ from pathlib import Path
 import pytest
 
 import cotal.cli.data as cli_data
+from cotal.utils.marker import write_marker
 from tests.faults_helpers import one_line_error, run_cli, snapshot
 from tests.toy_data import write_toy_dataset
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def permissions_enforced(folder: Path) -> None:
+    """Skip unless file permissions bind this process (root's do not: run the suite as an unprivileged user, or
+    as root without capabilities: ``setpriv --bounding-set=-all --inh-caps=-all -- python -m pytest ...``)."""
+    probe = folder / ".probe"
+    probe.write_text("")
+    probe.chmod(0o000)
+    try:
+        probe.read_text()
+    except PermissionError:
+        return
+    finally:
+        probe.unlink()
+    pytest.skip("file permissions do not bind this process (root)")
 
 
 @pytest.fixture
@@ -94,7 +109,7 @@ def test_absurd_numbers(data: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_malformed_run_files(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, content: str) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    (run / ".cotal.json").write_text(json.dumps({"kind": "run"}))
+    write_marker(run, "run")
     (run / "run.json").write_text(content, encoding="latin-1")
     args = ["fit", "--data", data, "--out", run, "--clusters", "2", "--epochs", "1"]
     code, _, err = run_cli(capsys, *args)
@@ -164,3 +179,129 @@ def test_extract_refuses_absurd_frame_rates(fps: float) -> None:
 
     with pytest.raises(ConfigError, match="fps must be a number in"):
         ExtractConfig(fps=fps)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**70)])
+def test_seeds_out_of_range_are_input_errors(data: Path, tmp_path: Path, capsys, seed: str) -> None:
+    before = snapshot(tmp_path)
+    for args in (
+        ["synth", "--out", tmp_path / "s", "--videos", "4", "--seed", seed],
+        ["data", "split", data, "--out", tmp_path / "v", "--seed", seed],
+        ["cluster", "--data", data, "--clusters", "2", "--out", tmp_path / "c.json", "--seed", seed],
+        ["fit", "--data", data, "--out", tmp_path / "r", "--seed", seed],
+    ):
+        with pytest.raises(SystemExit) as exit_:  # refused while the options are read
+            run_cli(capsys, *args)
+        assert exit_.value.code == 2
+        one_line_error(capsys.readouterr().err, "--seed", "[0, 4294967295]")
+    code, _, err = run_cli(capsys, "fit", "--data", data, "--out", tmp_path / "r", "--set", f"pipeline.seed={seed}")
+    assert code == 2
+    one_line_error(err, "pipeline.seed must be an integer in [0, 4294967295]")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("flag, value", [("--stride", "0"), ("--window", "-16"), ("--fps", "nan"), ("--fps", "inf")])
+def test_convert_refuses_impossible_timing(tmp_path: Path, capsys, flag: str, value: str) -> None:
+    from tests.faults_helpers import write_um
+
+    write_um(tmp_path / "src")
+    before = snapshot(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(
+            capsys, "data", "convert", tmp_path / "src", "--layout", "um", "--out", tmp_path / "o", f"{flag}={value}"
+        )
+    assert exit_.value.code == 2
+    one_line_error(capsys.readouterr().err, flag, "positive number")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--videos", "1000000000"], "1000000000 videos"),
+        (["--videos", "4", "--dim", "1000000000"], "1000000000 dims"),
+        (["--videos", "4", "--classes", "1000000000"], "of memory"),
+        (["--videos", "1000000000", "--render-videos"], "of memory"),
+    ],
+)
+def test_synth_refuses_at_once_what_the_machine_cannot_hold(tmp_path: Path, capsys, args, needle: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    code, _, err = run_cli(capsys, "synth", "--out", tmp_path / "s", *args)
+    assert code == 2 and time.perf_counter() - start < 5
+    one_line_error(err, needle, "need about")
+    assert not list(tmp_path.iterdir())
+
+
+def test_writes_name_their_target_never_the_hidden_temporary(tmp_path: Path) -> None:
+    from cotal.utils.io import write_json
+    from cotal.utils.outdir import make_staging
+
+    permissions_enforced(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError) as err:
+            write_json(ro / "c.json", {})
+        assert err.value.filename == str(ro / "c.json")
+        with pytest.raises(PermissionError) as err:
+            make_staging(ro / "ds")
+        assert err.value.filename == str(ro / "ds")
+    finally:
+        ro.chmod(0o755)
+
+
+def test_an_unreadable_file_is_not_called_invalid(data: Path, capsys) -> None:
+    permissions_enforced(data.parent)
+    f = data / "rgb" / "video_0000.npy"
+    f.chmod(0o000)
+    try:
+        code, out, _ = run_cli(capsys, "data", "check", data)
+        assert code == 1 and f"{f}: cannot read (Permission denied)" in out and "not a valid" not in out
+        (data / "annotations.json").chmod(0o000)
+        code, _, err = run_cli(capsys, "data", "info", data)
+        assert code == 2
+        one_line_error(err, "annotations.json", "Permission denied")
+    finally:
+        f.chmod(0o644)
+        (data / "annotations.json").chmod(0o644)
+
+
+HUGE = "0x" + "f" * 5000  # more digits than Python turns into text; beyond a float
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["fit", "--set", f"pipeline.seed={HUGE}"], "pipeline.seed"),
+        (["fit", "--set", f"train.lr={HUGE}"], "train.lr"),
+        (["fit", "--set", f"model.base_dim={HUGE}"], "model.base_dim"),
+        (["synth", "--set", f"dim={HUGE}"], "dim must be at most"),
+        (["synth", "--set", f"rgb.noise={HUGE}"], "rgb.noise"),
+    ],
+)
+def test_numbers_too_large_to_show_are_input_errors(data: Path, tmp_path: Path, capsys, args, needle: str) -> None:
+    command, *rest = args
+    where = ["--data", data, "--out", tmp_path / "r"] if command == "fit" else ["--out", tmp_path / "s"]
+    code, _, err = run_cli(capsys, command, *where, *rest)
+    assert code == 2
+    one_line_error(err, needle, "too large to show")
+
+
+def test_huge_numbers_in_files_are_input_errors(data: Path, tmp_path: Path, capsys) -> None:
+    dets = tmp_path / "dets.json"
+    for det in (
+        '{"segment": [0, 1], "label": "a", "score": 1e999}',
+        '{"segment": [0, 1e400], "label": "a", "score": 1}',
+    ):
+        dets.write_text('{"results": {"video_0005": [' + det + "]}}")
+        code, _, err = run_cli(capsys, "eval", "--data", data / "annotations.json", "--detections", dets)
+        assert code == 2
+        one_line_error(err, str(dets), "video_0005")
+    ann = data / "annotations.json"
+    ann.write_text(ann.read_text().replace('"duration": ', '"duration": ' + "9" * 5000 + ', "x": ', 1))
+    code, _, err = run_cli(capsys, "data", "info", data)
+    assert code == 2
+    one_line_error(err, "annotations.json", "not valid JSON", "4300 digits")

@@ -17,17 +17,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from cotal.cluster.config import ClusterConfig
 from cotal.data.config import STREAMS, DataConfig
 from cotal.detect.config import DetectConfig
-from cotal.errors import ConfigError
+from cotal.errors import ConfigError, DataError
 from cotal.evaluate.tiou import THUMOS14_TIOU
 from cotal.model.config import LossConfig, ModelConfig
 from cotal.train.config import TrainConfig
 from cotal.utils.configs import build_config, check_choices, check_range
-from cotal.utils.io import read_yaml
+from cotal.utils.io import parse_yaml, read_yaml
+from cotal.utils.text import short_repr
 
 PRESETS = ("demo", "thumos14", "activitynet12")
 
@@ -117,6 +116,8 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base = raw.pop("_base_", None)
     if base is None:
         return raw
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: _base_ must be one preset name or file path, got {short_repr(base)}")
     base_path = preset_path(base) if base in PRESETS else (path.parent / base)
     return _merge(_read_with_bases(base_path, (*seen, path)), raw)
 
@@ -139,7 +140,10 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         node = out
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
+        try:
+            node[leaf] = parse_yaml(value, f"override {short_repr(item)}")
+        except DataError as e:
+            raise ConfigError(str(e)) from None
     return out
 
 

@@ -15,3 +15,7 @@ class ConfigError(CotalError, ValueError):
 
 class NumericalError(CotalError, ArithmeticError):
     """Training produced a non-finite loss or model (NaN/Inf): the message names the step, videos and term."""
+
+
+class DataWarning(UserWarning):
+    """Input that cotal reads, but not as written (e.g. labels normalised to one spelling); the CLI prints one line."""

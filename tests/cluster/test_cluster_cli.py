@@ -70,5 +70,5 @@ def test_cluster_cli_reproduces_round_0_of_fit(tmp_path, capsys) -> None:
     assert json.loads(out.read_text()) == json.loads((tmp_path / "run" / "round_0" / "clusters.json").read_text())
     # The same descriptors: the affinity's sigma (from every pairwise distance) is the run's.
     assert f"sigma={run_info['sigma']:.4f}" in capsys.readouterr().out
-    assert main([*cluster, "pipeline.seed=3"]) == 0  # without centring: other descriptors
+    assert main(["cluster", "--overwrite", *cluster[1:], "pipeline.seed=3"]) == 0  # no centring: other descriptors
     assert f"sigma={run_info['sigma']:.4f}" not in capsys.readouterr().out

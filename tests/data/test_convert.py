@@ -210,8 +210,10 @@ def test_output_folder_rules(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert (out / "keep.txt").exists()
     args = ["data", "convert", str(tmp_path / "src"), "--layout", "um", "--out", str(out)]
     assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 2  # a file cotal did not make is never deleted
+    assert "keep.txt, which cotal did not make" in capsys.readouterr().err and (out / "keep.txt").exists()
+    (out / "keep.txt").unlink()
     assert main([*args, "--overwrite", "--fps", "30", "--stride", "8"]) == 0
-    assert not (out / "keep.txt").exists()
     assert FeatureDataset(out).timing.seconds_per_snippet == pytest.approx(8 / 30)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))

@@ -73,7 +73,7 @@ def test_eval_maps_cluster_ids_with_training_assignments(toy_dataset, tmp_path, 
     text = capsys.readouterr().out
     assert "unknown labels: 0, 1, 2" in text and "--cluster-file" in text
 
-    assert main([*args, "--cluster-file", str(clusters), "--mapping", "hungarian"]) == 0
+    assert main([*args, "--cluster-file", str(clusters), "--mapping", "hungarian", "--overwrite"]) == 0
     report = json.loads(out.read_text())
     assert report["detection"]["map_per_tiou"] == [pytest.approx(1.0)]
     assert report["mapping"]["num_train_videos"] == len(ann.ids("validation"))

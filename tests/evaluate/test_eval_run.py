@@ -61,8 +61,12 @@ def test_without_assignments_is_evaluate_detections_and_hints_at_clusters():
 
 def test_training_assignments_keep_training_videos_only():
     ann, _, _ = clustered_case(1)
-    assign = {v: 0 for v in ann.ids()} | {"ghost": 1}
+    assign = {v: 0 for v in ann.ids()}
     evaluated = set(ann.ids("test"))
+    with pytest.raises(
+        DataError, match=r"^c\.json: 1 of \d+ assigned videos are not in the ground truth \(e\.g\. 'ghost'\)"
+    ):
+        training_assignments(assign | {"ghost": 1}, ann, evaluated=evaluated, train_subset=None, source="c.json")
     train = training_assignments(assign, ann, evaluated=evaluated, train_subset=None)
     assert set(train) == set(ann.ids()) - evaluated
     assert training_assignments(assign, ann, evaluated=set(), train_subset="train") == dict.fromkeys(

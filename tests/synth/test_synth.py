@@ -35,11 +35,11 @@ SMALL = SynthConfig(
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file under ``root``."""
+    """Relative path -> sha256 of every file under ``root`` but the marker (which records the folder itself)."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".cotal.json"
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cotal.cli.options import add_streams, streams_value
+from cotal.cli.options import add_seed, add_streams, streams_value
 from cotal.config import load_config, parse_overrides
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="native dataset folder")
     p.add_argument("--clusters", required=True, type=_clusters_arg, help="number of clusters C, or 'auto' (eigengap)")
     p.add_argument("--out", required=True, help="assignments JSON to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--attention", help="snippet weights .npz (e.g. RUN/round_<r>/attention_train.npz) to pool with")
     p.add_argument("--subset", help="subset to cluster (default: the dataset's train subset)")
     p.add_argument("--config", help="preset name or YAML file whose settings `cotal fit` would use")
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="config values"
     )
     add_streams(p, "default: the config's pipeline.streams")
-    p.add_argument("--seed", type=int, help="seed of the eigensolver start and k-means (pipeline.seed)")
+    add_seed(p, "seed of the eigensolver start and k-means (pipeline.seed)", default=None)
     p.set_defaults(func=run)
 
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if streams_value(args.streams) is not None:
         pipe["streams"] = list(streams_value(args.streams))
     cfg = load_config(args.config, over)
-    check_output_file(args.out, [args.data, args.attention])
+    check_output_file(args.out, [args.data, args.attention, args.config], overwrite=args.overwrite)
     ds = FeatureDataset(args.data)
     subset = args.subset or ds.meta.train_subset
     ids = ds.video_ids(subset)

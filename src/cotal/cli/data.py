@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from cotal.cli.options import add_seed, positive_int, positive_number
 from cotal.data.check import check_dataset
 from cotal.data.convert import convert_dataset
 from cotal.data.info import dataset_info, format_info
@@ -28,16 +29,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow reading pickled W-TALC files (unpickling can run code: use only files you trust)",
     )
-    p.add_argument("--fps", type=float, help="frame rate of the snippets (default 25; actionformer: the JSON's fps)")
-    p.add_argument("--stride", type=float, help="frames between snippets (default 16; actionformer: feat_stride)")
-    p.add_argument("--window", type=float, help="actionformer: frames per feature (num_frames), e.g. 16")
+    p.add_argument(
+        "--fps", type=positive_number, help="frame rate of the snippets (default 25; actionformer: the JSON's fps)"
+    )
+    p.add_argument(
+        "--stride", type=positive_number, help="frames between snippets (default 16; actionformer: feat_stride)"
+    )
+    p.add_argument("--window", type=positive_number, help="actionformer: frames per feature (num_frames), e.g. 16")
     p.add_argument(
         "--annotations", metavar="JSON", help="actionformer: the annotation JSON (default: annotations/*.json)"
     )
     p.add_argument("--features", metavar="DIR", help="actionformer: the folder of <video>.npy (default: the only one)")
     p.add_argument(
         "--rgb-dim",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="actionformer: joint features are RGB dims [0, N) then flow (default: half); N = D keeps one stream",
     )
@@ -62,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="native dataset folder")
     p.add_argument("--out", required=True, help="new folder: train subset 'fit', test subset 'val'")
     p.add_argument("--fraction", type=float, default=0.2, help="share of training videos held out (default 0.2)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "split seed (default 0)")
     p.set_defaults(func=run_split)
 
     p = sub.add_parser(

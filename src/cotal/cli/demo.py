@@ -3,52 +3,70 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from cotal.cli.options import add_quiet, progress_enabled
+from cotal.cli.options import add_quiet, add_seed, progress_enabled
 from cotal.errors import ConfigError
 from cotal.utils.io import read_json, write_json
+from cotal.utils.marker import DEMO_OPTIONS, LOCK, clear_folder, write_marker
+from cotal.utils.outdir import check_target, locked, refuse_deletion
 from cotal.utils.run import console_log
 
-OPTIONS_FILE = "demo.json"  # the options a demo folder was made with
+
+def needs_clearing(out: Path, options: dict, overwrite: bool) -> bool:
+    """Whether ``out`` holds a demo made with other options that ``overwrite`` may clear; refuses (ConfigError)
+    such a folder without ``overwrite``, or one holding anything cotal did not make. Writes nothing."""
+    if not out.is_dir() or not any(p.name != LOCK for p in out.iterdir()):
+        return False
+    recorded = out / DEMO_OPTIONS
+    before = read_json(recorded) if recorded.is_file() else None
+    if before == options:
+        return False
+    if not overwrite:
+        what = (
+            ", ".join(f"--{k} {before.get(k)} there, {v} now" for k, v in options.items() if before.get(k) != v)
+            if isinstance(before, dict)
+            else "no record of its options"
+        )
+        raise ConfigError(f"{out}: holds a demo made with other options ({what}); pass --overwrite or another --out")
+    refuse_deletion(out, "demo")
+    return True
 
 
 def prepare_folder(out: Path, options: dict, overwrite: bool) -> None:
-    """Make ``out`` hold nothing made with other options: refuse (or, with ``overwrite``, clear) such a folder."""
-    recorded = out / OPTIONS_FILE
-    if out.exists() and any(out.iterdir()):
-        before = read_json(recorded) if recorded.is_file() else None
-        if before != options:
-            if not overwrite:
-                what = (
-                    ", ".join(f"--{k} {before.get(k)} there, {v} now" for k, v in options.items() if before.get(k) != v)
-                    if isinstance(before, dict)
-                    else "no record of its options"
-                )
-                raise ConfigError(
-                    f"{out}: holds a demo made with other options ({what}); pass --overwrite or another --out"
-                )
-            if before is None and not (out / "data" / "dataset.yaml").is_file():
-                raise ConfigError(f"{out}: not a cotal demo folder; refusing to delete it for --overwrite")
-            shutil.rmtree(out)
-    write_json(recorded, options)
+    """Make ``out`` hold nothing made with other options: refuse (or, with ``overwrite``, clear) such a folder.
+
+    Call with ``out`` locked. Only a demo folder that holds nothing but what cotal made is cleared.
+    """
+    if needs_clearing(out, options, overwrite):
+        clear_folder(out)
+    write_marker(out, "demo")
+    write_json(out / DEMO_OPTIONS, options)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_target(args.out, "demo")
+    out = Path(args.out)
+    data = out / "data"
+    t0 = time.perf_counter()
+    options = {"videos": args.videos, "classes": args.classes, "dim": args.dim, "seed": args.seed}
+    needs_clearing(out, options, args.overwrite)  # refused before the lock file is made
+    with locked(out):
+        prepare_folder(out, options, args.overwrite)
+        _run_demo(args, out, data)
+    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace, out: Path, data: Path) -> None:
+    """Generate the data (unless there from an earlier call with the same options), fit both runs, report."""
     from cotal.config import load_config
     from cotal.pipeline import fit
     from cotal.report import print_summary, write_report_html
     from cotal.synth import SynthConfig, generate_features
 
-    out = Path(args.out)
-    data = out / "data"
-    t0 = time.perf_counter()
-    prepare_folder(
-        out, {"videos": args.videos, "classes": args.classes, "dim": args.dim, "seed": args.seed}, args.overwrite
-    )
     if not (data / "annotations.json").exists():
         synth = SynthConfig(
             dim=args.dim,
@@ -71,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
             metrics = fit(data, run_dir, cfg, progress=progress_enabled(args.quiet), argv=sys.argv)
         print_summary(metrics)
         print(f"report: {write_report_html(run_dir, data)}")
-    print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s")
-    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--videos", type=int, default=200, help="videos to generate (half train, half test)")
     p.add_argument("--classes", type=int, default=8, help="action classes (= clusters)")
     p.add_argument("--dim", type=int, default=256, help="feature dimension per stream")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "seed of the data and both runs (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace a demo in --out made with other options")
     add_quiet(p)
     p.set_defaults(func=run)

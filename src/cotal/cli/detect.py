@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from cotal.utils.outdir import check_output_file
     from cotal.utils.run import RunLayout
 
-    check_output_file(args.out, [args.run, args.data])
+    check_output_file(args.out, [args.run, args.data], overwrite=args.overwrite)
     path = RunLayout(args.run).final
     final = read_json(path) if path.exists() else {}
     if not isinstance(final, dict):
@@ -53,4 +53,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mapping", choices=("soft", "hungarian"), default="soft", help="cluster-to-class rule for --labels classes"
     )
     p.add_argument("--out", required=True, help="detections JSON (ActivityNet results format)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=run)

@@ -49,12 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-per-video", type=int, metavar="N", help="keep the top-N detections of each video")
     p.add_argument("--per-class", action="store_true", help="print AP per class")
     p.add_argument("--out", help="write the metrics as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out:
-        check_output_file(args.out, [args.data, args.detections, args.cluster_file])
+        check_output_file(args.out, [args.data, args.detections, args.cluster_file], overwrite=args.overwrite)
     gt = load_ground_truth(args.data)
     subset = gt.evaluated_subset(args.subset)
     detections = read_detection_arrays(args.detections)  # compact: memory a small multiple of the file

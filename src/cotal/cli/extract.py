@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import typing
+from pathlib import Path
 
 from cotal.cli.options import STREAMS, add_quiet, add_streams, progress_enabled, streams_value
 from cotal.errors import ConfigError
@@ -128,24 +129,36 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cotal.utils.io import confined
+    from cotal.utils.marker import escaping_link
+
     config = config_from_args(args)
-    if args.merge:
-        from cotal.features.outputs import merge_outputs
-
-        n = merge_outputs(args.out, config)
-        print(f"cotal extract: {args.out}: listed {n} finished video(s) in annotations.json")
-        return 0
-    if not args.inputs:
+    if not args.merge and not args.inputs:
         raise ConfigError("no VIDEO_OR_DIR given (or pass --merge)")
-    from cotal.features.extract import extract_distributed, extract_features
+    out = Path(args.out)
+    if args.annotations and out.resolve() in Path(args.annotations).resolve().parents:
+        raise ConfigError(
+            f"{args.annotations}: lies in --out, whose annotations.json extract rebuilds; keep the ground truth outside"
+        )
+    link = escaping_link(out) if out.is_dir() else None
+    if link is not None:
+        raise ConfigError(f"{out / link}: a symbolic link leads out of the dataset; cotal does not write through it")
+    with confined(out):  # no write may follow a link that appears while extracting
+        if args.merge:
+            from cotal.features.outputs import merge_outputs
 
-    keep_freed_memory()  # the network's activations are reused from call to call, not faulted in again
-    if config.shard is None and _under_torchrun():
-        report = extract_distributed(args.inputs, args.out, config)
-        if report is None:  # not rank 0: rank 0 merges and reports for all
+            n = merge_outputs(args.out, config)
+            print(f"cotal extract: {args.out}: listed {n} finished video(s) in annotations.json")
             return 0
-    else:
-        report = extract_features(args.inputs, args.out, config)
+        from cotal.features.extract import extract_distributed, extract_features
+
+        keep_freed_memory()  # the network's activations are reused from call to call, not faulted in again
+        if config.shard is None and _under_torchrun():
+            report = extract_distributed(args.inputs, args.out, config)
+            if report is None:  # not rank 0: rank 0 merges and reports for all
+                return 0
+        else:
+            report = extract_features(args.inputs, args.out, config)
     print(f"cotal extract: {report.summary()}")
     return 0 if report.ok else 1
 

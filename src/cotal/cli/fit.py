@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from cotal.cli.options import add_quiet, add_streams, progress_enabled, streams_value
+from cotal.cli.options import add_quiet, add_seed, add_streams, progress_enabled, streams_value
 from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
-from cotal.utils.run import RunLayout, console_log
+from cotal.utils.outdir import check_target
+from cotal.utils.run import console_log
+from cotal.utils.seed import check_seed
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--supervision", choices=["none", "weak"], help="none: clusters as pseudo-labels; weak: video labels"
     )
-    p.add_argument("--seed", type=int, help="seed of clustering, sampling and initialisation")
+    add_seed(p, "seed of clustering, sampling and initialisation", default=None)
     add_streams(p, "default: the config's pipeline.streams")
     p.add_argument(
         "--set",
@@ -84,28 +85,22 @@ def resolve(args: argparse.Namespace, data: str):
     return cfg
 
 
-def clear_run_dir(out: Path) -> None:
-    """``--overwrite``: delete an earlier run in ``out``; refuse a folder that is not a cotal run directory."""
-    if not out.exists():
-        return
-    if not out.is_dir() or (any(out.iterdir()) and not RunLayout(out).config.is_file()):
-        raise ConfigError(f"{out}: not a cotal run directory (no config.yaml); refusing to delete it for --overwrite")
-    shutil.rmtree(out)
-
-
 def run(args: argparse.Namespace) -> int:
     from cotal.pipeline import fit
     from cotal.report import print_summary, write_report_html
     from cotal.train.distributed import dist_info
 
     cfg = resolve(args, args.data)
+    check_seed(cfg.pipeline.seed, "pipeline.seed")
     dist = dist_info()
-    if args.overwrite:
-        if dist.enabled:  # every rank would delete --out while the others start writing into it
-            raise ConfigError("--overwrite under torchrun: delete the run directory before launching instead")
-        clear_run_dir(Path(args.out))
+    if args.overwrite and dist.enabled:  # every rank would delete --out while the others start writing into it
+        raise ConfigError("--overwrite under torchrun: delete the run directory before launching instead")
+    if args.overwrite and args.config and Path(args.config).is_file():  # it would be deleted with the old run
+        check_target(args.out, "run", inputs=[args.data, args.config], overwrite=True)
     with console_log(not args.quiet):
-        metrics = fit(args.data, args.out, cfg, progress=progress_enabled(args.quiet), argv=sys.argv)
+        metrics = fit(
+            args.data, args.out, cfg, progress=progress_enabled(args.quiet), argv=sys.argv, overwrite=args.overwrite
+        )
     if not dist.is_main:  # rank 0 holds the detection metrics and writes the report
         return 0
     print_summary(metrics)

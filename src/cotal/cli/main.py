@@ -13,7 +13,8 @@ docs/reliability.md):
 ====  ==========================================================================================
 
 SIGTERM is turned into an exception, so staged folders and temporary files are removed on the way out
-exactly as for Ctrl-C.
+exactly as for Ctrl-C. While a command runs, whatever it prints passes :func:`cotal.utils.text.escape_stream` (no
+text from data can drive the terminal), and a warning is one line ``cotal CMD: warning: ...``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, TextIO
 
 from cotal import __version__
 from cotal.errors import CotalError
 from cotal.utils.runtime import prefer_passive_openmp
+from cotal.utils.text import MAX_MESSAGE, cap, escape, escape_stream
 
 # Order shown by `cotal --help`: the pipeline from raw videos to numbers.
 COMMANDS = ("demo", "extract", "synth", "data", "cluster", "fit", "detect", "eval", "report", "export")
@@ -42,8 +46,15 @@ class Terminated(BaseException):
     """Raised in the main thread on SIGTERM, so cleanup handlers run as for Ctrl-C."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line too (the usage itself is in ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cotal",
         description="Unsupervised temporal action localization with temporal co-attention models.",
     )
@@ -95,6 +106,37 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _EscapingStream:
+    """A console stream whose text passes :func:`escape_stream`; everything else is the wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(escape_stream(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _console(prefix: str) -> Iterator[None]:
+    """Within the block stdout and stderr escape control characters and warnings are one line each."""
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        print(f"{prefix}: warning: {_line(str(message))}", file=sys.stderr)
+
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _EscapingStream(sys.stdout), _EscapingStream(sys.stderr)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
 def _silence_stdout() -> None:
     """After a broken pipe, point stdout at /dev/null so the interpreter's final flush cannot fail again."""
     with contextlib.suppress(OSError, ValueError):
@@ -116,12 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"cotal {args.command}"
     debug = args.debug or os.environ.get("COTAL_DEBUG") == "1"
     try:
-        with _sigterm_raises():
+        with _sigterm_raises(), _console(prefix):
             code = int(args.func(args) or 0)
             sys.stdout.flush()  # a closed pipe surfaces here, inside the handlers, not at interpreter exit
             return code
     except CotalError as e:
-        print(f"{prefix}: error: {_one_line(str(e))}", file=sys.stderr)
+        print(f"{prefix}: error: {_line(str(e))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted; nothing half-written was left behind", file=sys.stderr)
@@ -134,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix}: output pipe closed before all output was written", file=sys.stderr)
         return EXIT_PIPE
     except OSError as e:
-        print(f"{prefix}: error: {_one_line(describe_os_error(e))}", file=sys.stderr)
+        print(f"{prefix}: error: {_line(describe_os_error(e))}", file=sys.stderr)
         return EXIT_INPUT
     except MemoryError:
         print(f"{prefix}: error: out of memory (input or setting too large for this machine?)", file=sys.stderr)
@@ -142,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as e:
         if not _is_allocation_failure(e):
             return _internal_error(prefix, args.command, e, debug)
-        print(f"{prefix}: error: out of memory ({_one_line(str(e))[:200]})", file=sys.stderr)
+        print(f"{prefix}: error: out of memory ({_line(str(e), 200)})", file=sys.stderr)
         return EXIT_INPUT
     except Exception as e:
         return _internal_error(prefix, args.command, e, debug)
@@ -161,15 +203,15 @@ def _internal_error(prefix: str, command: str, e: Exception, debug: bool) -> int
     report = None if debug else _write_crash_report(command, e)
     where = f"; traceback in {report}" if report else ("" if debug else "; rerun with --debug to see it")
     print(
-        f"{prefix}: internal error ({type(e).__name__}: {_one_line(str(e))[:300]}){where}; please report it",
+        f"{prefix}: internal error ({type(e).__name__}: {_line(str(e), 300)}){where}; please report it",
         file=sys.stderr,
     )
     return EXIT_INTERNAL
 
 
-def _one_line(text: str) -> str:
-    """Messages are one line even when an underlying library's text is not."""
-    return " ".join(text.split()) if "\n" in text else text
+def _line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """A message as one line (even when an underlying library's text is not), escaped and capped."""
+    return cap(escape(" ".join(text.split()) if "\n" in text else text), limit)
 
 
 if __name__ == "__main__":

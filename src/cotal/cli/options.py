@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from cotal.data.config import STREAMS
 from cotal.errors import ConfigError
+from cotal.utils.seed import check_seed
 
 
 def add_streams(p: argparse.ArgumentParser, help_default: str) -> None:
@@ -38,3 +40,42 @@ def add_quiet(p: argparse.ArgumentParser, *aliases: str) -> None:
 def progress_enabled(quiet: bool) -> bool:
     """Progress bars only on a terminal: redirected to a file, each redraw would be a line of it."""
     return not quiet and sys.stderr.isatty()
+
+
+def seed_value(text: str) -> int:
+    """``--seed``: an integer in ``[0, 2**32 - 1]`` (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    try:
+        return check_seed(value, "the seed")
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_seed(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> None:
+    """``--seed N`` checked by :func:`seed_value`."""
+    p.add_argument("--seed", type=seed_value, default=default, help=help)
+
+
+def positive_number(text: str) -> float:
+    """A finite number > 0 (argparse type: ``--fps``, ``--stride``, ``--window``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value

@@ -6,12 +6,13 @@ import argparse
 from dataclasses import fields, replace
 from pathlib import Path
 
-import yaml
-
-from cotal.errors import ConfigError
+from cotal.cli.options import add_seed, positive_number
+from cotal.errors import ConfigError, DataError
 from cotal.synth.config import StreamConfig, SynthConfig
 from cotal.synth.output import check_output_dir, staged_dir
-from cotal.utils.io import read_json
+from cotal.synth.skeleton import BUILTIN_SKELETONS
+from cotal.utils.io import parse_yaml, read_json
+from cotal.utils.text import short_repr
 
 # Parametric-skeleton and size options: flag -> SynthConfig field.
 _CONFIG_FLAGS = {
@@ -61,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="any other SynthConfig knob, e.g. --set noise_ar=0.8 --set rgb.scene=1.2 (see docs/synth.md); repeatable",
     )
-    p.add_argument("--seed", type=int, default=0, help="master seed (same seed: byte-identical output)")
+    add_seed(p, "master seed (same seed: byte-identical output)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.add_argument(
         "--render-videos",
@@ -71,19 +72,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--width", type=int, default=160, help="--render-videos: frame width in pixels")
     p.add_argument("--height", type=int, default=120, help="--render-videos: frame height in pixels")
-    p.add_argument("--fps", type=float, default=25.0, help="--render-videos: frame rate")
+    p.add_argument("--fps", type=positive_number, default=25.0, help="--render-videos: frame rate")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_dir(args.out, args.overwrite)
+    skeleton = None if args.skeleton in (None, "random") else args.skeleton
+    check_output_dir(args.out, args.overwrite, [] if skeleton in (None, *BUILTIN_SKELETONS) else [skeleton])
     if args.render_videos:
         return _render(args)
     from cotal.synth.features import generate_features
 
     overrides = {field: getattr(args, flag) for flag, field in _CONFIG_FLAGS.items() if getattr(args, flag) is not None}
     config = config_with_overrides(SynthConfig(**overrides), args.set)
-    skeleton = None if args.skeleton in (None, "random") else args.skeleton
     out = generate_features(args.out, skeleton=skeleton, config=config, seed=args.seed, overwrite=args.overwrite)
     info = read_json(out / "synth.json")
     print(
@@ -105,9 +106,9 @@ def config_with_overrides(config: SynthConfig, items: list[str]) -> SynthConfig:
         if not sep:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: cannot parse the value {raw!r}") from None
+            value = parse_yaml(raw, f"--set {short_repr(item)}")
+        except DataError as e:
+            raise ConfigError(str(e)) from None
         stream, dot, sub = key.partition(".")
         if dot and stream in streams and sub in stream_keys:
             streams[stream][sub] = value

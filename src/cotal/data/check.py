@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cotal.data.annotations import Annotations, load_annotations
+from cotal.data.annotations import Annotations
 from cotal.data.dataset import STREAMS, DatasetMeta
 from cotal.data.ids import id_of_file, video_file
 from cotal.data.problems import (
@@ -20,9 +20,11 @@ from cotal.data.problems import (
     missing_file_problem,
     open_feature_file,
     stream_length_problem,
+    subset_problems,
     value_problem,
 )
 from cotal.errors import DataError
+from cotal.utils.io import read_json
 
 
 def check_dataset(root: str | os.PathLike, scan_values: bool = True) -> list[Problem]:
@@ -50,19 +52,29 @@ def check_dataset(root: str | os.PathLike, scan_values: bool = True) -> list[Pro
 
     ann_path = root / "annotations.json"
     annotations: Annotations | None = None
+    broken: set[str] = set()  # videos listed in annotations.json whose entry is malformed
     try:
-        annotations = load_annotations(ann_path)
+        raw = read_json(ann_path)
+        annotations, structural = Annotations.parse(raw, str(ann_path))
+        database = raw.get("database") if isinstance(raw, dict) else None
+        if isinstance(database, dict):
+            broken = set(database) - set(annotations)
+        else:
+            annotations = None
     except DataError as e:
-        problems.append(Problem.from_error(ann_path, e))
+        structural = [str(e)]
+    problems += [Problem.from_error(ann_path, DataError(text)) for text in structural]
+    if annotations is not None and not structural:  # subsets are judged on the whole ground truth only
+        problems += subset_problems(meta_path, meta.train_subset, meta.test_subset, annotations)
     if annotations is not None:
-        problems += annotation_problems(ann_path, meta_path, annotations, meta.train_subset, meta.test_subset)
+        problems += annotation_problems(ann_path, annotations)
 
     streams = [s for s in STREAMS if (root / s).is_dir()]
     if not streams:
         problems.append(Problem(path=str(root), message=f"no feature folder; expected {' and/or '.join(STREAMS)}/"))
     lengths: dict[str, dict[str, int]] = {}  # video -> stream -> T
     for stream in streams:
-        problems += _check_stream(root / stream, stream, annotations, meta, scan_values, lengths)
+        problems += _check_stream(root / stream, stream, annotations, broken, meta, scan_values, lengths)
     for vid in sorted(lengths):
         problem = stream_length_problem(root, vid, lengths[vid])
         if problem is not None:
@@ -74,11 +86,14 @@ def _check_stream(
     folder: Path,
     stream: str,
     annotations: Annotations | None,
+    broken: set[str],
     meta: DatasetMeta,
     scan_values: bool,
     lengths: dict[str, dict[str, int]],
 ) -> list[Problem]:
-    """Problems of one stream folder; records each readable file's T in ``lengths[video][stream]``."""
+    """Problems of one stream folder; records each readable file's T in ``lengths[video][stream]``.
+
+    Files of ``broken`` videos (malformed in annotations.json, already reported) are checked on their own only."""
     problems: list[Problem] = []
     present = {}
     for entry in sorted(folder.iterdir()):
@@ -94,7 +109,7 @@ def _check_stream(
         problems += [
             Problem(path=str(path), message=f"video {vid!r} is not in annotations.json")
             for vid, path in sorted(present.items())
-            if vid not in annotations
+            if vid not in annotations and vid not in broken
         ]
     dims: dict[str, int] = {}
     for vid, path in sorted(present.items()):

@@ -56,7 +56,8 @@ def convert_dataset(
             dataset folder cotal made).
         DataError: the source is malformed; nothing is written.
     """
-    out = check_target(out, "dataset", inputs=[src], overwrite=overwrite)
+    sources = [src, *(options.get(key) for key in ("annotations", "features") if options.get(key) is not None)]
+    out = check_target(out, "dataset", inputs=sources, overwrite=overwrite)
     source = read_published(src, layout, **options)
     with staged_folder(out, "dataset") as tmp:
         source.meta.save(tmp / "dataset.yaml")

@@ -16,6 +16,7 @@ file header. Every message about a broken file comes from :mod:`cotal.data.probl
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cotal.data.annotations import Annotations, VideoAnnotation, load_annotations
+from cotal.data.annotations import Annotations, VideoAnnotation, check_subset, load_annotations
 from cotal.data.config import STREAMS
 from cotal.data.ids import video_file
 from cotal.data.problems import (
@@ -33,6 +34,7 @@ from cotal.data.problems import (
     open_feature_file,
     read_npy_header,
     stream_length_problem,
+    subset_problems,
     value_problem,
 )
 from cotal.data.timing import SnippetTiming
@@ -40,6 +42,7 @@ from cotal.data.unlabelled import annotations_from_features
 from cotal.errors import ConfigError, DataError
 from cotal.utils.configs import build_config
 from cotal.utils.io import read_yaml, write_yaml
+from cotal.utils.text import short_repr, text_problem
 
 
 @dataclass(frozen=True)
@@ -61,23 +64,26 @@ class DatasetMeta:
     name: str = ""
     window: float | None = None
 
+    def __post_init__(self) -> None:
+        for key in ("fps", "stride", "window"):
+            v = getattr(self, key)
+            if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf):
+                raise DataError(f"'{key}' must be a positive number, got {short_repr(v)}")
+        for key in ("train_subset", "test_subset"):
+            check_subset(getattr(self, key), f"'{key}'")
+        why = text_problem(self.name) if isinstance(self.name, str) else "is not a string"
+        if why is not None:
+            raise DataError(f"'name' {short_repr(self.name)} {why}")
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> DatasetMeta:
         raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise DataError(f"{path}: expected a mapping of settings")
         try:
-            meta = build_config(cls, raw, "")  # unknown keys, wrong types
-        except ConfigError as e:
+            return build_config(cls, raw, "")  # unknown keys, wrong types, the checks above
+        except (ConfigError, DataError) as e:
             raise DataError(f"{path}: {e}") from None
-        for key in ("fps", "stride", "window"):
-            v = getattr(meta, key)
-            if v is not None and (not np.isfinite(v) or v <= 0):
-                raise DataError(f"{path}: '{key}' must be a positive number, got {v!r}")
-        for key in ("train_subset", "test_subset"):
-            if not getattr(meta, key):
-                raise DataError(f"{path}: '{key}' must be a non-empty string")
-        return meta
 
     def save(self, path: str | os.PathLike) -> None:
         write_yaml(path, {k: v for k, v in asdict(self).items() if not (k == "window" and v is None)})
@@ -126,13 +132,8 @@ class FeatureDataset:
         if not self.streams:
             raise DataError(f"{self.root}: no feature folder; expected {' and/or '.join(STREAMS)}/<video_id>.npy")
         if strict:
-            problems = annotation_problems(
-                self.root / "annotations.json",
-                meta_path,
-                self.annotations,
-                self.meta.train_subset,
-                self.meta.test_subset,
-            )
+            problems = subset_problems(meta_path, self.meta.train_subset, self.meta.test_subset, self.annotations)
+            problems += annotation_problems(self.root / "annotations.json", self.annotations)
             if problems:
                 raise problems[0].error()
         self._cache_size = max(1, cache_size)

@@ -13,6 +13,7 @@ Tolerances (see docs/data.md):
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from cotal.data.annotations import Annotations, VideoAnnotation
 from cotal.data.ids import video_file
 from cotal.data.timing import SnippetTiming
 from cotal.errors import DataError
+from cotal.utils.text import escape, short_repr
 
 LENGTH_TOLERANCE_SNIPPETS = 2
 LENGTH_TOLERANCE_FRACTION = 0.05
@@ -52,7 +54,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return escape(f"{self.path}: {self.message}")  # file names come from the disk: printed, never obeyed
 
     def error(self) -> DataError:
         """The same text as a :class:`DataError`, for loaders that stop at the first problem."""
@@ -97,11 +99,21 @@ def read_npy_header(path: str | os.PathLike) -> tuple[NpyHeader | None, Problem 
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, fortran, dtype = read(fh)
             offset = fh.tell()
-    except (ValueError, EOFError, OSError) as e:
+    except OSError as e:
+        return None, Problem(path=str(path), message=f"cannot read ({e.strerror or e})")
+    except (ValueError, EOFError) as e:
         return None, Problem(path=str(path), message=f"not a valid .npy file ({str(e).splitlines()[0]})")
     header = NpyHeader(shape=tuple(shape), dtype=dtype, fortran_order=fortran, data_offset=offset)
-    if not dtype.hasobject and offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > size:
-        return None, Problem(path=str(path), message=f"corrupt .npy file: truncated (header says shape {shape})")
+    if not dtype.hasobject:
+        needed = offset + math.prod(shape) * dtype.itemsize
+        if needed > size:
+            return None, Problem(path=str(path), message=f"corrupt .npy file: truncated (header says shape {shape})")
+        if needed < size:
+            return None, Problem(
+                path=str(path),
+                message=f"corrupt .npy file: {size - needed} bytes beyond the data of the header's shape {shape} "
+                "(a header edited to fewer rows, or data appended)",
+            )
     return header, None
 
 
@@ -160,8 +172,8 @@ def value_problem(path: str | os.PathLike, arr: np.ndarray) -> Problem | None:
     for start in range(0, arr.shape[0], rows):
         block = arr[start : start + rows]
         with np.errstate(over="ignore", invalid="ignore"):
-            peak = np.abs(block).max() if block.size else 0.0
-        if np.isfinite(peak) and peak <= MAX_ABS_VALUE:
+            peak = float(np.abs(block).max()) if block.size else 0.0
+        if math.isfinite(peak) and peak <= MAX_ABS_VALUE:
             continue
         bad = np.argwhere(~np.isfinite(block))
         if len(bad):
@@ -254,15 +266,34 @@ def subset_problems(
     ]
 
 
-def annotation_problems(
-    annotations_path: str | os.PathLike,
-    meta_path: str | os.PathLike,
-    annotations: Annotations,
-    train_subset: str,
-    test_subset: str,
-) -> list[Problem]:
-    """Semantic annotation checks (subset names, segment bounds), in video-id order."""
-    out = subset_problems(meta_path, train_subset, test_subset, annotations)
+def annotation_problems(annotations_path: str | os.PathLike, annotations: Annotations) -> list[Problem]:
+    """Semantic annotation checks (labels that print alike, segment bounds), in video-id order."""
+    out = label_problems(annotations_path, annotations)
     for vid in sorted(annotations):
         out.extend(segment_problems(annotations_path, annotations[vid]))
+    return out
+
+
+def label_problems(source: str | os.PathLike, annotations: Annotations) -> list[Problem]:
+    """Labels written in several ways that print alike (read as one class), and labels that differ only by case
+    (read as separate classes)."""
+    out = [
+        Problem(
+            path=str(source),
+            message=f"label {short_repr(label)} is written as {', '.join(map(short_repr, spellings))} "
+            "(Unicode form or spaces around it); cotal reads them as one class",
+        )
+        for label, spellings in annotations.label_variants.items()
+    ]
+    by_case: dict[str, list[str]] = {}
+    for label in annotations.classes:
+        by_case.setdefault(label.casefold(), []).append(label)
+    out += [
+        Problem(
+            path=str(source),
+            message=f"labels {' and '.join(map(short_repr, labels))} differ only by case; they are separate classes",
+        )
+        for labels in by_case.values()
+        if len(labels) > 1
+    ]
     return out

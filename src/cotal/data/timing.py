@@ -18,6 +18,9 @@ import numpy as np
 
 from cotal.errors import DataError
 
+# More snippets than any video could have (and than a float counts exactly): the timing or duration is wrong.
+MAX_COUNT = 2.0**53
+
 
 @dataclass(frozen=True)
 class SnippetTiming:
@@ -73,9 +76,16 @@ class SnippetTiming:
     def expected_snippets(self, duration: float) -> int:
         """Number of whole snippets in a video of ``duration`` seconds: floor(duration * fps / stride), or with a
         longer window the windows that fit: floor((duration * fps - window) / stride) + 1."""
+        frames = duration * self.fps - (0.0 if self.window is None else self.window)
+        count = frames / self.stride + 1e-9
+        if not np.isfinite(count) or count > MAX_COUNT:
+            raise DataError(
+                f"snippet timing: {duration:g} s at fps {self.fps:g} / stride {self.stride:g} gives no countable "
+                "number of snippets; check fps and stride"
+            )
         if self.window is None:
-            return int(np.floor(duration * self.fps / self.stride + 1e-9))
-        return max(0, int(np.floor((duration * self.fps - self.window) / self.stride + 1e-9)) + 1)
+            return int(np.floor(count))
+        return max(0, int(np.floor(count)) + 1)
 
     def segment_mask(self, segments: np.ndarray, num_snippets: int) -> np.ndarray:
         """Fraction of each snippet covered by the union of ``segments``.

@@ -14,6 +14,7 @@ Cluster assignments: ``{video_id: cluster_id}`` with integer ids.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from cotal.data.annotations import MAX_SECONDS
 from cotal.errors import DataError
 from cotal.utils.io import read_json, write_json
+from cotal.utils.text import short_repr, text_problem
 
 Detections = dict[str, list[dict[str, Any]]]
 
@@ -64,6 +67,13 @@ def _is_number(x: Any) -> bool:
     return _is_number_type(type(x))
 
 
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _check_entry(det: Any, where: str) -> None:
     """Raise a one-line DataError naming what is wrong with one detection."""
     if not isinstance(det, Mapping):
@@ -73,15 +83,21 @@ def _check_entry(det: Any, where: str) -> None:
             raise DataError(f"{where}: missing '{key}'")
     seg = det["segment"]
     if not isinstance(seg, (list, tuple, np.ndarray)) or len(seg) != 2 or not all(_is_number(x) for x in seg):
-        raise DataError(f"{where}: 'segment' must be two numbers [start, end], got {seg!r}")
-    if not np.all(np.isfinite(seg)):
-        raise DataError(f"{where}: 'segment' must be finite, got {seg!r}")
+        raise DataError(f"{where}: 'segment' must be two numbers [start, end], got {short_repr(seg)}")
+    try:
+        within = all(abs(float(x)) <= MAX_SECONDS for x in seg)  # NaN fails too
+    except OverflowError:  # an integer too large for a float
+        within = False
+    if not within:
+        raise DataError(f"{where}: 'segment' must be two times within +-{MAX_SECONDS:g} s, got {short_repr(seg)}")
     if seg[1] < seg[0]:
         raise DataError(f"{where}: segment end {seg[1]} is before its start {seg[0]}")
-    if not isinstance(det["label"], str) or not det["label"]:
-        raise DataError(f"{where}: 'label' must be a non-empty string, got {det['label']!r}")
-    if not _is_number(det["score"]) or not np.isfinite(det["score"]):
-        raise DataError(f"{where}: 'score' must be a finite number, got {det['score']!r}")
+    if not isinstance(det["label"], str) or not det["label"] or text_problem(det["label"]) is not None:
+        raise DataError(
+            f"{where}: 'label' must be a non-empty string without control characters, got {short_repr(det['label'])}"
+        )
+    if not _is_number(det["score"]) or not _finite(det["score"]):
+        raise DataError(f"{where}: 'score' must be a finite number, got {short_repr(det['score'])}")
 
 
 def detections_to_arrays(detections: Mapping[str, Sequence[Any]], source: str = "detections") -> DetectionArrays:
@@ -99,8 +115,8 @@ def detections_to_arrays(detections: Mapping[str, Sequence[Any]], source: str = 
         raise DataError(f"{source}: detections must map video ids to lists, got {type(detections).__name__}")
     video_ids, counts, flat = [], [], []
     for vid, dets in detections.items():
-        if not isinstance(vid, str):
-            raise DataError(f"{source}: video id {vid!r} is not a string")
+        if not isinstance(vid, str) or text_problem(vid) is not None:
+            raise DataError(f"{source}: video id {short_repr(vid)} is not a string without control characters")
         if not isinstance(dets, (list, tuple)):
             raise DataError(f"{source}: video {vid!r}: expected a list of detections, got {type(dets).__name__}")
         video_ids.append(vid)
@@ -118,14 +134,14 @@ def detections_to_arrays(detections: Mapping[str, Sequence[Any]], source: str = 
             and seg_lens <= {2}
             and all(_is_number_type(t) for t in num_types)
             and set(map(type, labels)) <= {str}
-            and "" not in set(labels)
+            and not any(not lab or text_problem(lab) is not None for lab in set(labels))
         )
         if ok:
             seg_arr = np.fromiter(chain.from_iterable(segs), dtype=np.float64, count=2 * len(segs)).reshape(-1, 2)
             score_arr = np.fromiter(scores, dtype=np.float64, count=len(scores))
-            ok = bool(np.isfinite(seg_arr).all() and np.isfinite(score_arr).all())
+            ok = bool((np.abs(seg_arr) <= MAX_SECONDS).all() and np.isfinite(score_arr).all())
             ok = ok and bool((seg_arr[:, 1] >= seg_arr[:, 0]).all())
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, OverflowError):
         ok = False
     if not ok:
         for vid, dets in detections.items():
@@ -194,9 +210,9 @@ def validate_clusters(assignments: Any, source: str = "clusters") -> dict[str, i
     out: dict[str, int] = {}
     for vid, c in assignments.items():
         if not isinstance(vid, str):
-            raise DataError(f"{source}: video id {vid!r} is not a string")
+            raise DataError(f"{source}: video id {short_repr(vid)} is not a string")
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-            raise DataError(f"{source}: video {vid!r}: cluster id must be an integer, got {c!r}")
+            raise DataError(f"{source}: video {vid!r}: cluster id must be an integer, got {short_repr(c)}")
         out[vid] = int(c)
     return out
 

@@ -23,6 +23,7 @@ from cotal.evaluate.formats import DetectionArrays, detections_to_arrays
 from cotal.evaluate.instances import AmbiguousMode
 from cotal.evaluate.mapping import ClusterMapping, build_mapping, cluster_id, mapping_to_json
 from cotal.evaluate.result import DetectionResult
+from cotal.utils.text import short_repr
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,15 @@ def training_assignments(
     """The assignments of training videos: annotated, not evaluated, and in ``train_subset`` when one is given.
 
     Raises:
-        DataError: no assigned video is a training video (the mapping must never see the evaluated videos).
+        DataError: an assigned video is not in the ground truth (a cluster file of other data), or no assigned
+            video is a training video (the mapping must never see the evaluated videos).
     """
+    unknown = [v for v in assignments if v not in annotations]
+    if unknown:
+        raise DataError(
+            f"{source}: {len(unknown)} of {len(assignments)} assigned videos are not in the ground truth (e.g. "
+            f"{short_repr(unknown[0])}); is this the cluster file of another dataset?"
+        )
     train = {
         v: k
         for v, k in assignments.items()

@@ -30,18 +30,20 @@ def fit(
     *,
     progress: bool = True,
     argv: list[str] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run the method on a native-layout dataset; returns (and writes) ``RUN/metrics.json``.
 
     Resumes when ``run_dir`` holds an earlier run of the same configuration; refuses a different one, except
     that detection and evaluation settings may change: a rerun then only re-detects and re-evaluates. A run
-    written by a cotal of another run format is refused.
+    written by a cotal of another run format is refused. ``overwrite`` deletes an earlier run in ``run_dir``
+    first (only one cotal made, under the run's lock).
     """
     run_dir = Path(run_dir)
     resolved = config.to_dict()
     existing = RunLayout(run_dir).config
     dataset = FeatureDataset(data)  # bad data fails before the run folder is touched
-    with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0):
+    with run_folder(run_dir, inputs=[data], main=dist_info().rank == 0, overwrite=overwrite):
         check_run_format(run_dir)
         if existing.exists():
             diff = _differences(_training_part(read_yaml(existing) or {}), _training_part(resolved))
@@ -133,5 +135,12 @@ def detect_run(
     outputs = {}
     for stream in run_streams(config, dataset):
         model, _ = load_model(path_inside(run_dir, final["models"].get(stream), layout.final))
+        dim = dataset.feature_dim(stream)
+        if dim != model.in_dim:  # said in features, before any shape error of the model
+            raise DataError(
+                f"{data}: the run's {stream} model was trained on {model.in_dim}-d features, but this dataset's "
+                f"{stream} features are {dim}-d; use the dataset the run was trained on, or features extracted the "
+                "same way"
+            )
         outputs[stream] = export_outputs(model, dataset, ids, stream)
     return detect_outputs(outputs, dataset, ids, final["class_names"], config)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cotal.errors import ConfigError
+from cotal.utils.text import short_repr
+
+MAX_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,10 @@ class StreamConfig:
 
     def validate(self, name: str) -> None:
         for key, value in asdict(self).items():
-            if not value >= 0:
-                raise ConfigError(f"synth config: {name}.{key} must be >= 0, got {value!r}")
+            if not (isinstance(value, (int, float)) and 0 <= value <= MAX_INT):
+                raise ConfigError(
+                    f"synth config: {name}.{key} must be a number in [0, {MAX_INT}], got {short_repr(value)}"
+                )
 
 
 def _rgb_default() -> StreamConfig:
@@ -183,6 +189,11 @@ class SynthConfig:
     flow: StreamConfig = field(default_factory=_flow_default)
 
     def __post_init__(self) -> None:
+        for key, value in asdict(self).items():  # sizes a machine can count and times arithmetic can hold
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                raise ConfigError(f"synth config: {key} must be at most {MAX_INT}, got {short_repr(value)}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"synth config: {key} must be a finite number, got {value!r}")
         positive_ints = ("dim", "latent_dim", "num_videos", "num_classes", "num_scenes", "scenes_per_class")
         positive_ints += ("num_subjects",)
         positive_ints += ("num_background_types", "background_types_per_video", "family_size", "class_modes")

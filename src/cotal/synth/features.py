@@ -38,8 +38,8 @@ from cotal.data.dataset import STREAMS, DatasetMeta
 from cotal.data.timing import SnippetTiming
 from cotal.errors import ConfigError, DataError
 from cotal.synth.config import SynthConfig
-from cotal.synth.output import check_output_dir, staged_dir
-from cotal.synth.skeleton import Skeleton, load_skeleton, video_key
+from cotal.synth.output import check_capacity, check_output_dir, staged_dir
+from cotal.synth.skeleton import BUILTIN_SKELETONS, Skeleton, load_skeleton, video_key
 from cotal.utils.io import write_json, write_npy
 
 _WORLD_TAG = 0xC07A1
@@ -347,8 +347,13 @@ def generate_features(
     """
     config = config or SynthConfig()
     out = Path(out_dir)
-    check_output_dir(out, overwrite)  # fail before the (slow) generation
-    gen = SynthGenerator(load_skeleton(skeleton, config, seed), config, seed)
+    source = [] if skeleton is None or str(skeleton) in BUILTIN_SKELETONS else [skeleton]
+    check_output_dir(out, overwrite, source)  # fail before the (slow) generation
+    if skeleton is None:
+        check_capacity(out, config)  # before the skeleton, which alone may not fit
+    skel = load_skeleton(skeleton, config, seed)
+    check_capacity(out, config, [v.duration for v in skel.annotations.values()])
+    gen = SynthGenerator(skel, config, seed)
     with staged_dir(out, overwrite) as tmp:
         _write_dataset(tmp, gen, seed)
     return out

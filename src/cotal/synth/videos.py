@@ -19,8 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from cotal.errors import ConfigError
+from cotal.synth.output import available_memory
 from cotal.utils.deps import require
 from cotal.utils.io import atomic_open, write_json
+
+# Limits of what is rendered: the side of a frame (pixels), the frame rate and a video's length (seconds).
+MAX_SIDE, MAX_FPS, MAX_DURATION = 4096, 240.0, 3600.0
+# Memory the plan of one video (or class) takes before anything is rendered (seed sequences, ground truth).
+BYTES_PER_VIDEO = 4096
 
 av = require("av", "rendering videos")
 cv2 = require("cv2", "rendering videos")
@@ -142,11 +148,18 @@ def render_video_dataset(
     """
     if num_videos < 1 or num_classes < 1:
         raise ConfigError(f"need num_videos >= 1 and num_classes >= 1, got {num_videos} and {num_classes}")
-    if width < 32 or height < 32 or width % 2 or height % 2:
-        raise ConfigError(f"width and height must be even and >= 32 (yuv420p), got {width}x{height}")
-    if not (fps > 0 and 1.0 <= min_duration <= max_duration):
+    if not (32 <= width <= MAX_SIDE and 32 <= height <= MAX_SIDE) or width % 2 or height % 2:
+        raise ConfigError(f"width and height must be even and in [32, {MAX_SIDE}] (yuv420p), got {width}x{height}")
+    if not (0 < fps <= MAX_FPS and 1.0 <= min_duration <= max_duration <= MAX_DURATION):
         raise ConfigError(
-            f"need fps > 0 and 1 <= min_duration <= max_duration, got {fps}, {min_duration}, {max_duration}"
+            f"need 0 < fps <= {MAX_FPS} and 1 <= min_duration <= max_duration <= {MAX_DURATION}, got {fps}, "
+            f"{min_duration}, {max_duration}"
+        )
+    need = (num_videos + num_classes) * BYTES_PER_VIDEO
+    if need > available_memory():
+        raise ConfigError(
+            f"{num_videos} videos and {num_classes} classes need about {need / 1e9:.3g} GB of memory to plan; "
+            f"this machine has {available_memory() / 1e9:.3g} GB available"
         )
     out = Path(out_dir)
     patterns = motion_patterns(num_classes)

@@ -23,11 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cotal.data.ids import id_problem
 from cotal.errors import CotalError, DataError
 from cotal.model.coattention import CoAttentionModel
 from cotal.utils.deps import require
 from cotal.utils.io import atomic_write, read_json, write_json
+from cotal.utils.outdir import check_target, path_inside, staged_folder
 from cotal.utils.run import RunLayout
+from cotal.utils.text import short_repr
 
 TOLERANCE = 1e-4
 OPSET = 17
@@ -114,12 +117,15 @@ def check_export(
     return worst
 
 
-def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Any]:
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Any]:
     """Export every model of a finished run to ``out_dir`` and check each; returns (and writes) the manifest.
+
+    ``out_dir`` is built beside its place and renamed onto it when complete; it must be absent or empty, or with
+    ``overwrite`` an export folder cotal made (:func:`cotal.utils.outdir.check_target`), and may not overlap the run.
 
     Raises:
         DataError: not a finished run.
-        ConfigError: onnx/onnxruntime missing.
+        ConfigError: onnx/onnxruntime missing, or ``out_dir`` may not be written.
         CotalError: an exported model differs from PyTorch by more than :data:`TOLERANCE`.
     """
     from cotal.model import load_model
@@ -130,6 +136,14 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
     if not final_path.is_file():
         raise DataError(f"{run_dir}: no {final_path.name}; is this a finished `cotal fit` run directory?")
     final = read_json(final_path)
+    if (
+        not isinstance(final, dict)
+        or not isinstance(final.get("models"), dict)
+        or not isinstance(final.get("class_names"), list)
+        or not isinstance(final.get("supervision"), str)
+    ):
+        raise DataError(f"{final_path}: malformed; expected an object with 'models', 'class_names' and 'supervision'")
+    check_target(out_dir, "export", inputs=[run_dir], overwrite=overwrite)
     manifest: dict[str, Any] = {
         "run": str(run_dir.resolve()),
         "supervision": final["supervision"],
@@ -139,21 +153,27 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[s
         "opset": OPSET,
         "models": {},
     }
-    for name, rel in final["models"].items():
-        model, stream = load_model(run_dir / rel)
-        path = out_dir / f"{name}.onnx"
-        export_model(model, path)
-        diff = check_export(model, path)
-        if not diff <= TOLERANCE:
-            raise CotalError(f"{path}: ONNX outputs differ from PyTorch by {diff:.2e} > {TOLERANCE:g}")
-        manifest["models"][name] = {
-            "file": path.name,
-            "stream": stream,
-            "in_dim": model.in_dim,
-            "num_classes": model.num_classes,
-            "max_abs_diff": diff,
-        }
-    write_json(out_dir / "manifest.json", manifest)
+    with staged_folder(out_dir, "export") as tmp:
+        for name, rel in final["models"].items():
+            why = id_problem(name)  # a model name becomes a file name, under the same rules as a video id
+            if why is not None:
+                raise DataError(f"{final_path}: model name {short_repr(name)} {why}")
+            model, stream = load_model(path_inside(run_dir, rel, final_path))
+            path = tmp / f"{name}.onnx"
+            export_model(model, path)
+            diff = check_export(model, path)
+            if not diff <= TOLERANCE:
+                raise CotalError(
+                    f"{out_dir / path.name}: ONNX outputs differ from PyTorch by {diff:.2e} > {TOLERANCE:g}"
+                )
+            manifest["models"][name] = {
+                "file": path.name,
+                "stream": stream,
+                "in_dim": model.in_dim,
+                "num_classes": model.num_classes,
+                "max_abs_diff": diff,
+            }
+        write_json(tmp / "manifest.json", manifest)
     return manifest
 
 

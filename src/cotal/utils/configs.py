@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 from cotal.errors import ConfigError
+from cotal.utils.text import short_repr
 
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ def build_config(cls: type[T], mapping: Any, where: str) -> T:
     names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = sorted(set(mapping) - names, key=str)
     if unknown:
-        raise ConfigError(f"{_at(where)}unknown key {unknown[0]!r}; known keys: {', '.join(sorted(names))}")
+        raise ConfigError(f"{_at(where)}unknown key {short_repr(unknown[0])}; known keys: {', '.join(sorted(names))}")
     kwargs = {k: _coerce(hints[k], v, _key(where, k)) for k, v in mapping.items()}
     try:
         return cls(**kwargs)
@@ -84,14 +85,19 @@ def check_range(
         if value is None and optional:
             continue
         kinds = (int,) if integer else (int, float)
-        ok = not isinstance(value, bool) and isinstance(value, kinds) and math.isfinite(value)
+        ok = not isinstance(value, bool) and isinstance(value, kinds) and _finite(value)
         ok = ok and (low is None or (value > low if low_open else value >= low))
         ok = ok and (high is None or (value < high if high_open else value <= high))
         if not ok:
-            what = "an integer" if integer else "a number"
-            raise ConfigError(
-                f"{_key(where, name)} must be {what} {_describe(low, high, low_open, high_open)}, got {value!r}"
-            )
+            what = f"{'an integer' if integer else 'a number'} {_describe(low, high, low_open, high_open)}"
+            raise ConfigError(f"{_key(where, name)} must be {what}, got {short_repr(value)}")
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range
+        return False
 
 
 def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -127,41 +133,43 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 return _coerce(arg, value, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: {value!r} matches none of {tp}")
+        raise ConfigError(f"{where}: {short_repr(value)} matches none of {tp}")
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+            raise ConfigError(f"{where}: {short_repr(value)} is not one of {', '.join(map(repr, args))}")
         return value
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {short_repr(value)}")
         item_t = args[0] if args else Any
         items = [_coerce(item_t, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {short_repr(value)}")
         return dict(value)
     if tp is Any:
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {short_repr(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {short_repr(value)}")
+        if isinstance(value, int) and not _finite(value):
+            raise ConfigError(f"{where}: {short_repr(value)} is beyond the range of a number")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {short_repr(value)}")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {short_repr(value)}")
         return value
     if value is None and tp is type(None):
         return None
     if isinstance(tp, type) and not isinstance(value, tp):
-        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {short_repr(value)}")
     return value

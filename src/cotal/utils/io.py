@@ -2,12 +2,17 @@
 
 Every artefact cotal writes goes through :func:`atomic_write`: the data lands in a temporary file in
 the destination folder and is renamed into place, so an interrupted job never leaves a half-written
-file behind under the final name.
+file behind under the final name. Inside a folder claimed with :func:`confined` (a run, a dataset being
+extracted) no write goes through a symbolic link that leads out of it.
+
+Readers refuse what would silently lose or explode data: a JSON object with a repeated key (JSON keeps only the
+last copy) and YAML aliases that expand far beyond the file (an "alias bomb").
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -22,6 +27,7 @@ import numpy as np
 import yaml
 
 from cotal.errors import DataError
+from cotal.utils.text import short_repr
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -31,6 +37,44 @@ except ImportError:  # numpy 1.x
 # Read once at import (reading the umask means setting it, so it is put back at once); outputs honour it.
 UMASK = os.umask(0)
 os.umask(UMASK)
+# YAML values that aliases (``*name``) may add beyond those written in the file.
+MAX_ALIAS_EXPANSION = 10_000
+# Folders claimed with `confined`: (absolute path as given, resolved path).
+_CONFINED: list[tuple[Path, Path]] = []
+
+
+@contextlib.contextmanager
+def confined(root: str | os.PathLike) -> Iterator[None]:
+    """Within the block, :func:`atomic_open` refuses a path under ``root`` whose folder lies outside it."""
+    entry = (Path(os.path.abspath(root)), Path(root).resolve())
+    _CONFINED.append(entry)
+    try:
+        yield
+    finally:
+        _CONFINED.remove(entry)
+
+
+def check_confined(path: str | os.PathLike) -> None:
+    """Raise :class:`DataError` when ``path`` lies in a :func:`confined` folder but its folder, followed through
+    symbolic links, does not."""
+    path = Path(os.path.abspath(path))
+    for given, real in _CONFINED:
+        if path.is_relative_to(given) or path.is_relative_to(real):
+            folder = path.parent.resolve()
+            if folder != real and not folder.is_relative_to(real):
+                raise DataError(
+                    f"{path}: a symbolic link leads out of {given} (to {folder}); cotal does not write through it"
+                )
+
+
+def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` itself (a lock or log file replaced by a link)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise DataError(f"{path}: is a symbolic link; cotal does not write through it") from None
+        raise
 
 
 @contextlib.contextmanager
@@ -47,20 +91,34 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             if not folder.is_dir():
                 raise DataError(f"{folder}: is a file, not a folder; cannot write {path}")
             break
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The pid in the name lets a later run tell a file left by a killed process (cotal.utils.outdir).
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    check_confined(path)
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The pid in the name lets a later run tell a file left by a killed process (cotal.utils.outdir).
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600; outputs get the permissions of a plain open()
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with naming(path):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def naming(target: Path) -> Iterator[None]:
+    """An operating-system error in the block names ``target``, not the hidden temporary file beside it."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None or Path(e.filename).parent != target.parent or e.filename == str(target):
+            raise
+        raise type(e)(e.errno, e.strerror, str(target)) from None
 
 
 def atomic_write(path: str | os.PathLike, writer: Callable[[IO], Any], mode: str = "wb") -> None:
@@ -111,28 +169,106 @@ def read_text(path: str | os.PathLike) -> str:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _DuplicateKey(key)
+    return out
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def parse_json(text: str, source: str | os.PathLike) -> Any:
+    """JSON text as Python objects; malformed text or a repeated key in an object raises :class:`DataError`."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{source}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except _DuplicateKey as e:
+        raise DataError(
+            f"{source}: the key {short_repr(e.args[0])} appears twice in one object (JSON would keep only the last)"
+        ) from None
+    except RecursionError:
+        raise DataError(f"{source}: JSON nested too deeply") from None
+    except ValueError as e:  # a number beyond Python's digit limit
+        raise DataError(f"{source}: not valid JSON ({str(e).split(';')[0]})") from None
+
+
 def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing, empty, badly encoded or malformed file raises :class:`DataError`."""
+    """Read a JSON file; a missing, empty, badly encoded or malformed file, or a repeated key in an object, raises
+    :class:`DataError`."""
     text = read_text(path)
     if not text.strip():
         raise DataError(f"{path}: file is empty")
+    return parse_json(text, path)
+
+
+def parse_yaml(text: str, source: str | os.PathLike) -> Any:
+    """YAML text through the safe loader; malformed text, a key repeated in one mapping, recursive aliases or aliases
+    adding more than :data:`MAX_ALIAS_EXPANSION` values raise :class:`DataError`."""
+    loader = yaml.SafeLoader(text)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, source)
+        return loader.construct_document(node)
+    except yaml.YAMLError as e:
+        raise DataError(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
     except RecursionError:
-        raise DataError(f"{path}: JSON nested too deeply") from None
+        raise DataError(f"{source}: YAML nested too deeply") from None
+    except (ValueError, OverflowError) as e:  # a number beyond Python's digit limit or a float's range
+        raise DataError(f"{source}: not valid YAML ({str(e).split(';')[0]})") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, source: str | os.PathLike) -> None:
+    """Refuse repeated keys, and count the values of ``root`` as aliases expand them (each node visited once)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise DataError(f"{source}: a YAML alias refers to itself (a recursive structure)")
+        active.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+            _check_unique_keys(node, source)
+        sizes[key] = 1 + sum(size(child) for child in children)
+        active.discard(key)
+        return sizes[key]
+
+    if size(root) > len(sizes) + MAX_ALIAS_EXPANSION:
+        raise DataError(
+            f"{source}: YAML aliases (*name) expand to {size(root)} values from {len(sizes)} written ones; "
+            f"refusing more than {MAX_ALIAS_EXPANSION} repeated values"
+        )
+
+
+def _check_unique_keys(node: yaml.MappingNode, source: str | os.PathLike) -> None:
+    seen: set[tuple[str, str]] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            if (key.tag, key.value) in seen:
+                raise DataError(
+                    f"{source}: line {key.start_mark.line + 1}: the key {short_repr(key.value)} appears twice in one "
+                    "mapping (YAML would keep only the last)"
+                )
+            seen.add((key.tag, key.value))
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
-    """Read a YAML file with the safe loader; errors raise :class:`DataError`."""
-    text = read_text(path)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise DataError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    except RecursionError:
-        raise DataError(f"{path}: YAML nested too deeply") from None
+    """Read a YAML file with the safe loader; errors raise :class:`DataError` (see :func:`parse_yaml`)."""
+    return parse_yaml(read_text(path), path)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -1,12 +1,14 @@
-"""Folders cotal makes: the marker that says so, the checks before writing one, staging and locking.
+"""Folders and files cotal writes: the checks before writing, staging, locking and --overwrite.
 
-Nothing lost: cotal writes into a folder only when it is absent, empty, or marked as one cotal made of the
-same kind (``.cotal.json``: ``{"kind": "run" | "dataset"}``), and never into a folder that overlaps one of its
-inputs. Whole folders are built in a staging folder beside the target (``.<name>.<pid>.<random>.tmp``) and
-renamed onto it; staging folders whose process is gone (SIGKILL, power loss) are removed by the next command
-that writes the same target (temporary files of a killed writer inside a run folder, when the run is next
-claimed). A run folder is locked (``fcntl.flock`` on ``.cotal.lock``) while a process writes
-it; the lock dies with the process, so a killed run never leaves a stale lock.
+Nothing lost: cotal writes into a folder only when it is absent, empty, or one cotal made of the same kind
+(:mod:`cotal.utils.marker`), and never into a folder that overlaps one of its inputs. Whole folders are built in
+a staging folder beside the target (``.<name>.<pid>.<random>.tmp``) and renamed onto it; staging folders whose
+process is gone (SIGKILL, power loss) are removed by the next command that writes the same target (temporary
+files of a killed writer inside a run folder, when the run is next claimed). A run folder is locked
+(``fcntl.flock`` on ``.cotal.lock``) while a process writes it, ``--overwrite`` included; the lock dies with the
+process, so a killed run never leaves a stale lock. ``--overwrite`` deletes a folder only when everything in it
+is what cotal made (:func:`cotal.utils.marker.deletion_problem`), and a single-file output replaces an existing
+file only with ``--overwrite`` and never one of the command's inputs or a file of a folder cotal made.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -22,29 +23,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cotal.errors import ConfigError, DataError
-from cotal.utils.io import UMASK, read_json, write_json
-from cotal.utils.run import RunLayout
+from cotal.utils.io import UMASK, confined, naming, open_nofollow
+from cotal.utils.marker import (
+    LOCK,
+    MARKER,
+    STAGING,
+    clear_folder,
+    deletion_problem,
+    entries,
+    escaping_link,
+    is_kind,
+    stale_temporary,
+    write_marker,
+)
 
-MARKER = ".cotal.json"
-LOCK = ".cotal.lock"
-KINDS = ("run", "dataset")
-
-
-def marker_kind(folder: str | os.PathLike) -> str | None:
-    """The kind recorded in ``folder/.cotal.json`` (None when absent or unreadable)."""
-    path = Path(folder) / MARKER
-    if not path.is_file():
-        return None
-    try:
-        kind = read_json(path).get("kind")
-    except (DataError, AttributeError):
-        return None
-    return kind if kind in KINDS else None
-
-
-def write_marker(folder: str | os.PathLike, kind: str) -> None:
-    """Mark ``folder`` as a cotal folder of ``kind``."""
-    write_json(Path(folder) / MARKER, {"kind": kind})
+# Folders a later command continues (a run resumes, a demo reuses its data); the others are replaced whole.
+RESUMABLE = ("run", "demo")
 
 
 def _overlap(a: Path, b: Path) -> bool:
@@ -62,9 +56,10 @@ def check_target(
 
     Args:
         out: the folder to write.
-        kind: ``"run"`` (an existing run folder is resumed) or ``"dataset"`` (replaced only with ``overwrite``).
+        kind: ``"run"`` or ``"demo"`` (an existing one is continued) or ``"dataset"`` / ``"export"`` (replaced
+            whole, only with ``overwrite``).
         inputs: files and folders the command reads; ``out`` may neither be nor contain nor lie inside one.
-        overwrite: allow replacing a non-empty dataset folder that cotal made.
+        overwrite: allow deleting a non-empty folder that cotal made of this kind and that holds nothing else.
     Raises:
         ConfigError: ``out`` is a file, overlaps an input, or is a non-empty folder cotal may not write into.
     """
@@ -77,73 +72,61 @@ def check_target(
         raise ConfigError(f"{out}: exists and is not a folder")
     if not target.is_dir() or not any(target.iterdir()):
         return target
-    found = marker_kind(target)
-    if kind == "run":
-        if found == "run" or (found is None and _is_unmarked_run(target)):
-            return target
-        raise ConfigError(f"{out}: folder holds other files and is not a cotal run folder; choose a new --out")
-    if not overwrite:
+    if kind in RESUMABLE and not is_kind(target, kind):
+        raise ConfigError(f"{out}: folder holds other files and is not a cotal {kind} folder; choose a new --out")
+    if kind not in RESUMABLE and not overwrite:
         raise ConfigError(f"{out}: folder is not empty; pass --overwrite to replace it")
-    if found != kind:
-        raise ConfigError(
-            f"{out}: --overwrite replaces only a {kind} folder cotal made (its {MARKER} does not say so); "
-            "delete it yourself or choose another --out"
-        )
+    if overwrite:
+        refuse_deletion(target, kind, out)
     return target
 
 
-def _is_unmarked_run(folder: Path) -> bool:
-    """A run folder written before the marker existed: config.yaml plus a run.json that cotal wrote."""
-    layout = RunLayout(folder)
-    if not layout.config.is_file() or not layout.run_info.is_file():
-        return False
-    try:
-        run = read_json(layout.run_info)
-    except DataError:
-        return False
-    versions = run.get("versions") if isinstance(run, dict) else None
-    return isinstance(versions, dict) and "cotal" in versions and isinstance(run.get("invocations"), list)
+def refuse_deletion(folder: Path, kind: str, shown: str | os.PathLike | None = None) -> None:
+    """Raise :class:`ConfigError` unless ``folder`` may be deleted as a ``kind`` folder cotal made."""
+    problem = deletion_problem(folder, kind)
+    if problem is not None:
+        raise ConfigError(
+            f"{shown or folder}: --overwrite deletes only a {kind} folder cotal made, and {problem}; "
+            "delete it yourself or choose another --out"
+        )
 
 
-def check_output_file(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
-    """Refuse a single-file output that would destroy an input; returns ``out`` as a Path.
+def check_output_file(
+    out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (), *, overwrite: bool = False
+) -> Path:
+    """Refuse a single-file output that would destroy an input or a file cotal did not write; returns ``out``.
 
     ``out`` may not be a folder, nor one of the inputs, nor an existing file inside an input folder (a dataset's
-    ``annotations.json``, a run's ``final.json``); a new file inside an input folder is fine.
+    ``annotations.json``, a run's ``final.json``) or inside any folder cotal made (a run's ``metrics.json``); a new
+    file there is fine. Any other existing file is replaced only with ``overwrite``.
 
     Raises:
-        ConfigError: naming ``out`` and the input it would overwrite.
+        ConfigError: naming ``out`` and what it would overwrite.
     """
     path = Path(out)
     if path.is_dir():
         raise ConfigError(f"{out}: is a folder; expected a file name to write")
     target = path.resolve()
+    exists = os.path.lexists(path)
     for item in inputs:
         if item is None:
             continue
         source = Path(item).resolve()
-        if target == source or (target.exists() and source in target.parents):
+        if target == source or (exists and source in target.parents):
             raise ConfigError(f"{out}: would overwrite the input {item}; choose another output file")
+    if not exists:
+        return path
+    owner = next((p for p in target.parents if os.path.lexists(p / MARKER)), None)
+    if owner is not None:
+        raise ConfigError(f"{out}: belongs to the cotal folder {owner}; choose a file outside it")
+    if not overwrite:
+        raise ConfigError(f"{out}: exists; pass --overwrite to replace it")
     return path
-
-
-_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|old)$")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _remove_stale(entry: Path) -> bool:
     """Remove ``entry`` if it is a staging folder or temporary file of a process that no longer runs."""
-    m = _STAGING.match(entry.name)
-    if not m or _alive(int(m["pid"])):
+    if not stale_temporary(entry.name):
         return False
     if entry.is_dir() and not entry.is_symlink():
         shutil.rmtree(entry, ignore_errors=True)
@@ -161,7 +144,7 @@ def clean_stale_staging(out: str | os.PathLike) -> list[Path]:
     return [
         entry
         for entry in out.parent.iterdir()
-        if (m := _STAGING.match(entry.name)) and m["name"] == out.name and _remove_stale(entry)
+        if (m := STAGING.match(entry.name)) and m["name"] == out.name and _remove_stale(entry)
     ]
 
 
@@ -174,18 +157,22 @@ def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
 def make_staging(out: str | os.PathLike, suffix: str = ".tmp") -> Path:
     """A new empty folder beside ``out`` named after it and this process (so a later run can tell it is stale)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=suffix, dir=out.parent))
+    with naming(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_staging(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=suffix, dir=out.parent))
     tmp.chmod(0o777 & ~UMASK)  # mkdtemp makes 0700; a dataset or run folder gets a plain mkdir's permissions
     return tmp
 
 
-def replace_dir(new: Path, dest: Path) -> None:
-    """Rename ``new`` onto ``dest``; an existing ``dest`` is moved aside first and deleted afterwards."""
+def replace_dir(new: Path, dest: Path, kind: str) -> None:
+    """Rename ``new`` onto ``dest``; an existing non-empty ``dest`` must be a ``kind`` folder cotal may delete
+    (checked again here: it may have changed while ``new`` was built), is moved aside and deleted afterwards."""
     if not dest.exists():
         os.rename(new, dest)
         return
+    if any(dest.iterdir()):
+        refuse_deletion(dest, kind)
     old = make_staging(dest, suffix=".old")
     os.rename(dest, old / dest.name)
     try:
@@ -198,13 +185,15 @@ def replace_dir(new: Path, dest: Path) -> None:
 
 @contextlib.contextmanager
 def staged_folder(out: str | os.PathLike, kind: str) -> Iterator[Path]:
-    """Yield a staging folder; on success it is marked as ``kind`` and replaces ``out``, on any error removed."""
+    """Yield a staging folder; on success it is marked as ``kind`` with the list of what it holds and replaces
+    ``out``; on any error it is removed."""
     out = Path(out)
     tmp = make_staging(out)
     try:
-        yield tmp
-        write_marker(tmp, kind)
-        replace_dir(tmp, out)
+        with confined(tmp):
+            yield tmp
+        write_marker(tmp, kind, made=entries(tmp))
+        replace_dir(tmp, out, kind)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -215,7 +204,10 @@ def locked(folder: str | os.PathLike) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (created) for the block; a second holder gets a ConfigError."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = open_nofollow(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except DataError as e:
+        raise ConfigError(str(e)) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -248,17 +240,31 @@ def path_inside(folder: str | os.PathLike, relative: object, source: str | os.Pa
 
 @contextlib.contextmanager
 def run_folder(
-    out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), *, main: bool = True
+    out: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike] = (),
+    *,
+    main: bool = True,
+    overwrite: bool = False,
 ) -> Iterator[Path]:
-    """Claim a run folder for the block: checked (:func:`check_target`), locked and marked as a run.
+    """Claim a run folder for the block: checked (:func:`check_target`), locked, emptied when ``overwrite``,
+    marked as a run, free of symbolic links leading out of it, and :func:`~cotal.utils.io.confined`.
 
     Only the main process of a distributed run locks and marks; the others only check.
     """
-    path = check_target(out, "run", inputs=inputs)
+    path = check_target(out, "run", inputs=inputs, overwrite=overwrite)
+    link = escaping_link(path) if path.is_dir() else None
+    if link is not None:
+        raise ConfigError(
+            f"{path / link}: a symbolic link leads out of the run folder; cotal does not write through it"
+        )
     if not main:
         yield path
         return
     with locked(path):
+        if overwrite and any(p.name != LOCK for p in path.iterdir()):
+            refuse_deletion(path, "run", out)  # again, now that no other cotal process can write it
+            clear_folder(path)
         write_marker(path, "run")
         clean_stale_temporaries(path)
-        yield path
+        with confined(path):
+            yield path

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -22,12 +23,18 @@ from typing import Any
 
 from cotal import __version__
 from cotal.errors import DataError
-from cotal.utils.io import read_json, write_json, write_yaml
+from cotal.utils.io import open_nofollow, read_json, write_json, write_yaml
 
 LOGGER_NAME = "cotal"
 MODEL_FILE = "model.pt"  # what cotal.train writes into a model's training folder
 # The layout and file formats of a run folder; a run of another format is refused, never migrated.
 RUN_FORMAT = 2
+# Every file cotal.train writes into a model's training folder (the model, its checkpoint, the loss log).
+MODEL_FOLDER_FILES = frozenset({MODEL_FILE, "checkpoint.pt", "train_log.csv"})
+# Files of the whole run written outside RunLayout's properties: the data fingerprint (cotal.data.fingerprint).
+RUN_DATA = "data.json"
+_ROUND = re.compile(r"round_\d+")
+_ROUND_FILE = re.compile(r"clusters\.json|clustering\.json|attention_train\.npz|outputs_(?:train|test)_[^/]+\.npz")
 _PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "faiss-cpu", "av", "opencv-python-headless")
 
 
@@ -158,6 +165,19 @@ class RunLayout:
         """The outputs file in the round folder of ``model_file`` (a path read from ``final.json``)."""
         return model_file.parent.parent / f"outputs_{split}_{name}.npz"
 
+    def owns(self, relative: str) -> bool:
+        """Whether the path ``relative`` (``round_0/model_rgb/model.pt``) is one `cotal fit` writes in a run."""
+        parts = relative.split("/")
+        if len(parts) == 1:
+            names = (self.config, self.run_info, self.log, self.normalization, self.round0_weights, self.clusters)
+            names += (self.final, self.metrics, self.detections_test, self.report)
+            return parts[0] in {p.name for p in names} | {RUN_DATA} or _ROUND.fullmatch(parts[0]) is not None
+        if _ROUND.fullmatch(parts[0]) is None:
+            return False
+        if len(parts) == 2:
+            return _ROUND_FILE.fullmatch(parts[1]) is not None or parts[1].startswith("model_")
+        return len(parts) == 3 and parts[1].startswith("model_") and parts[2] in MODEL_FOLDER_FILES
+
     def train_logs(self) -> list[tuple[int, str, Path]]:
         """(round, model name, path) of every model's ``train_log.csv``, in round then name order."""
         found = []
@@ -188,6 +208,14 @@ def check_run_format(root: str | os.PathLike) -> None:
 
 def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
+
+
+class _LogFile(logging.FileHandler):
+    """A log file that is never a symbolic link (appending through one would write someone else's file)."""
+
+    def _open(self) -> Any:
+        fd = open_nofollow(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 class RunDir:
@@ -241,15 +269,15 @@ class RunDir:
     def attach_log(self) -> None:
         logger = get_logger()
         logger.setLevel(logging.INFO)
-        target = str(self.layout.log.resolve())
+        target = os.path.abspath(self.layout.log)
         if not any(getattr(h, "baseFilename", None) == target for h in logger.handlers):
-            fh = logging.FileHandler(target)
+            fh = _LogFile(target)
             fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
             logger.addHandler(fh)
 
     def detach_log(self) -> None:
         """Close and remove this run's ``log.txt`` handler."""
-        target = str(self.layout.log.resolve())
+        target = os.path.abspath(self.layout.log)
         logger = get_logger()
         for h in [h for h in logger.handlers if getattr(h, "baseFilename", None) == target]:
             logger.removeHandler(h)
