@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="stitching seed (default 0)")
     p.add_argument("--copies", type=int, default=3, help="sequences made from each action recording (default 3)")
     p.add_argument(
+        "--background",
+        choices=("mixed", "one"),
+        default="mixed",
+        help="background pieces from random Standing recordings (mixed, default) or one per sequence (one)",
+    )
+    p.add_argument(
         "--source", metavar="DIR", help="folder of BasicMotions_TRAIN.ts and _TEST.ts (default: sktime's copy)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT once the new one is complete")
@@ -145,7 +151,14 @@ def run_split(args: argparse.Namespace) -> int:
 def run_motions(args: argparse.Namespace) -> int:
     from cotal.data.motions import make_motions
 
-    report = make_motions(args.out, seed=args.seed, copies=args.copies, source=args.source, overwrite=args.overwrite)
+    report = make_motions(
+        args.out,
+        seed=args.seed,
+        copies=args.copies,
+        background=args.background,
+        source=args.source,
+        overwrite=args.overwrite,
+    )
     counts = ", ".join(f"{n} {subset}" for subset, n in report.videos.items())
     print(f"wrote {sum(report.videos.values())} sequences ({counts}; rgb+flow, {report.dim}-d) to {report.out}")
     return 0

@@ -8,7 +8,11 @@ are the actions, Standing the background.
 
 Each action recording makes ``copies`` sequences: background, then 1-3 pieces of that ONE recording, each followed
 by background, so a sequence has one action class, like most THUMOS14 videos. The archive's TRAIN recordings make
-the "train" subset, TEST the "test" subset. Streams (fps 10, stride 5: one snippet per 0.5 s):
+the "train" subset, TEST the "test" subset. The background pieces come from random Standing recordings
+(``background="mixed"``), or all from one Standing recording per sequence (``background="one"``): then a sequence's
+background carries that recording's signature (its wearer's wrist orientation, seen by the accelerometer as the
+direction of gravity), the way a real recording's background is its own. Streams (fps 10, stride 5: one snippet
+per 0.5 s):
 
 - ``rgb/<vid>.npy``: per-snippet statistics of the raw signal over a 1 s window centred on the snippet (per channel:
   mean, std, min, max, mean |diff|, the magnitudes of spectrum bins 1-5), (T, 10 C) float32 (C = 6 channels: 60-d),
@@ -23,6 +27,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -44,6 +49,7 @@ SHA256 = {
 }
 VERSION = "basicmotions-stitched-v1"  # the "version" of annotations.json
 PACKAGE_DATA = Path("datasets", "data", "BasicMotions")  # inside the sktime package
+BackgroundMode = Literal["mixed", "one"]
 
 
 @dataclass(frozen=True)
@@ -136,17 +142,22 @@ def _piece(x: np.ndarray, rng: np.random.Generator, shortest: float, longest: fl
 
 
 def stitch(
-    recording: np.ndarray, label: str, background: list[np.ndarray], rng: np.random.Generator
+    recording: np.ndarray,
+    label: str,
+    background: list[np.ndarray],
+    rng: np.random.Generator,
+    mode: BackgroundMode = "mixed",
 ) -> tuple[np.ndarray, list[dict]]:
     """One sequence: a background piece, then 1-3 times (a 2-8 s piece of ``recording``, a 2-9 s background piece);
-    each background piece comes from a random ``background`` recording.
+    each background piece comes from a random ``background`` recording ("mixed") or all from one ("one").
 
     Returns:
         the signal (L, C) and its annotations (``{"segment": [start, end], "label"}``, seconds).
     """
+    own = background[int(rng.integers(len(background)))] if mode == "one" else None
 
     def background_piece() -> np.ndarray:
-        return _piece(background[int(rng.integers(len(background)))], rng, 2, 9)
+        return _piece(own if own is not None else background[int(rng.integers(len(background)))], rng, 2, 9)
 
     parts, annotations, t = [], [], 0
     for _ in range(int(rng.integers(1, 4))):
@@ -161,7 +172,7 @@ def stitch(
 
 
 def _sequences(
-    path: Path, subset: str, copies: int, rng: np.random.Generator
+    path: Path, subset: str, copies: int, rng: np.random.Generator, mode: BackgroundMode
 ) -> Iterator[tuple[str, np.ndarray, list[dict]]]:
     """The sequences stitched from the recordings of one ``.ts`` file: (video id, signal (L, C), annotations)."""
     series, labels = read_ts(path)
@@ -173,7 +184,7 @@ def _sequences(
     for r, (x, label) in enumerate(zip(series, labels, strict=True)):
         if label in ACTIONS:
             for copy in range(copies):
-                yield (f"motions_{subset}_{r:02d}_{copy}", *stitch(x, label, background, rng))
+                yield (f"motions_{subset}_{r:02d}_{copy}", *stitch(x, label, background, rng, mode))
 
 
 def make_motions(
@@ -181,6 +192,7 @@ def make_motions(
     *,
     seed: int = 0,
     copies: int = 3,
+    background: BackgroundMode = "mixed",
     source: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> MotionsReport:
@@ -190,6 +202,8 @@ def make_motions(
         out: destination folder; must be absent or empty unless ``overwrite``.
         seed: seed of the stitching.
         copies: sequences made from each action recording.
+        background: "mixed" (each background piece from a random Standing recording) or "one" (one Standing
+            recording per sequence).
         source: folder holding ``BasicMotions_TRAIN.ts`` and ``BasicMotions_TEST.ts``; default the sktime package's
             copy of the archive's files (checked by sha256).
         overwrite: replace a non-empty ``out`` that cotal made (only once the new dataset is complete).
@@ -200,6 +214,8 @@ def make_motions(
     """
     if copies < 1:
         raise ConfigError(f"copies must be at least 1, got {copies}")
+    if background not in get_args(BackgroundMode):
+        raise ConfigError(f"background must be one of {', '.join(get_args(BackgroundMode))}, got {background!r}")
     folder = Path(source) if source is not None else basicmotions_dir()
     if source is None:
         for name in SUBSETS.values():
@@ -210,7 +226,7 @@ def make_motions(
     dims: set[int] = set()
     with staged_folder(target, "dataset") as tmp:
         for subset, name in SUBSETS.items():
-            for vid, signal, annotations in _sequences(folder / name, subset, copies, rng):
+            for vid, signal, annotations in _sequences(folder / name, subset, copies, rng, background):
                 rgb = snippet_statistics(signal)
                 flow = snippet_statistics(np.diff(signal, axis=0, prepend=signal[:1]) * FPS)
                 write_npy(tmp / "rgb" / f"{vid}.npy", rgb)
