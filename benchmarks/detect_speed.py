@@ -20,10 +20,11 @@ from scipy.special import expit
 
 from cotal.data import SnippetTiming, load_annotations
 from cotal.detect import DetectConfig, detect
+from cotal.model.outputs import VideoOutput
 
 
 def synthetic_outputs(annotations, video_ids, classes, timing, rng, streams=("rgb", "flow")):
-    """stream -> vid -> {"cas": (T, C), "attention": (T,), "probs": (C,)} float32 with planted actions."""
+    """stream -> vid -> VideoOutput (cas (T, C), attention (T,), probs (C,)) with planted actions."""
     out = {s: {} for s in streams}
     index = {c: i for i, c in enumerate(classes)}
     for vid in video_ids:
@@ -47,11 +48,7 @@ def synthetic_outputs(annotations, video_ids, classes, timing, rng, streams=("rg
             att = np.exp(att_logit - att_logit.max())
             logits = 4 * present + rng.normal(0, 1.0, size=len(classes))
             probs = np.exp(logits - logits.max())
-            out[stream][vid] = {
-                "cas": cas.astype(np.float32),
-                "attention": (att / att.sum()).astype(np.float32),
-                "probs": (probs / probs.sum()).astype(np.float32),
-            }
+            out[stream][vid] = VideoOutput(cas, att / att.sum(), probs / probs.sum())
     return out
 
 
@@ -68,7 +65,7 @@ def main() -> None:
     timing = SnippetTiming(fps=25.0, stride=16.0)
     outputs = synthetic_outputs(annotations, video_ids, classes, timing, np.random.default_rng(args.seed))
     durations = {v: annotations[v].duration for v in video_ids}
-    lengths = [outputs["rgb"][v]["cas"].shape[0] for v in video_ids]
+    lengths = [outputs["rgb"][v].num_snippets for v in video_ids]
     print(f"{len(video_ids)} videos, C={len(classes)}, T mean {np.mean(lengths):.0f} max {max(lengths)}")
 
     try:
@@ -85,8 +82,8 @@ def main() -> None:
         "frame, no smoothing": DetectConfig(smooth_window=0),
         "frame, no smoothing/dilation": DetectConfig(smooth_window=0, dilation=0),
         "snippet, no smoothing": DetectConfig(resolution="snippet", smooth_window=0),
-        "frame, soft-NMS, cap 100": DetectConfig(nms="soft", max_per_video=100),
-        "snippet, soft-NMS, cap 100": DetectConfig(resolution="snippet", nms="soft", max_per_video=100),
+        "frame, cap 100": DetectConfig(max_per_video=100),
+        "snippet, cap 100": DetectConfig(resolution="snippet", max_per_video=100),
     }
     for name, config in settings.items():
         start = time.perf_counter()

@@ -112,6 +112,18 @@ def test_stitch_cuts_actions_from_the_recording_and_background_elsewhere() -> No
         assert (signal[~mask] == -1).all() and signal[0, 0] == -1 and signal[-1, 0] == -1
 
 
+@pytest.mark.parametrize(("mode", "most"), [("mixed", 3), ("one", 1)])
+def test_stitch_draws_background_from_one_recording_or_several(mode: str, most: int) -> None:
+    rng = np.random.default_rng(4)
+    action = np.full((100, 1), 100.0)
+    background = [np.full((100, 1), -float(k)) - 1 for k in range(3)]  # recording k holds -(k + 1)
+    seen = []
+    for _ in range(30):
+        signal, _ = stitch(action, "Walking", background, rng, mode)
+        seen.append(len(np.unique(signal[signal[:, 0] < 0])))
+    assert max(seen) == most  # mixed: pieces of several recordings in one sequence; one: a single recording
+
+
 def test_make_motions_writes_a_native_dataset(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "motions"
     assert main(["data", "motions", "--out", str(out), "--source", str(source), "--copies", "2"]) == 0

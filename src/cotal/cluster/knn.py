@@ -1,10 +1,10 @@
 """All-pairs k-nearest-neighbour graphs of large descriptor sets: a partitioned exact search, and its recall.
 
-``partition_knn`` is what the sparse spectral path runs beyond the exact threshold (1M x 1,024 in ~4.5 min on
-2 shared cores, recall 0.95): a coarse k-means partition into ``nlist`` cells (trained on a sample, oversized
+``partition_knn`` is what the sparse spectral path runs beyond the exact threshold (docs/benchmarks.md measures its
+time and recall at 10^5-10^6 videos): a coarse k-means partition into ``nlist`` cells (trained on a sample, oversized
 cells split again), then, cell by cell, an exact brute-force search of the cell's points among the points of
 its ``nprobe`` nearest cells (one BLAS matrix product per block of queries). Unlike faiss' inverted-file
-index, which scans candidate lists one vector at a time (~5x below numpy's GEMM rate here), every distance
+index, which scans candidate lists one vector at a time (well below a GEMM's rate on a CPU), every distance
 comes out of a GEMM. Neighbour distances are exact in the original space (float32, as faiss' flat index).
 
 ``knn_recall`` measures how many of the true k nearest neighbours a graph holds, on a random sample of query

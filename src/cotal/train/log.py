@@ -59,7 +59,7 @@ class TrainLog:
             writer.writerows(self.rows)
 
     def state(self) -> dict[str, Any]:
-        """The checkpoint fields of the log (field names of checkpoint format v1)."""
+        """The checkpoint fields of the log."""
         return {"log_sums": dict(self.sums), "log_count": self.count}
 
     def restore(self, state: Mapping[str, Any], step: int) -> None:

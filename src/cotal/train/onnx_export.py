@@ -29,7 +29,7 @@ from cotal.model.coattention import CoAttentionModel
 from cotal.utils.deps import require
 from cotal.utils.io import atomic_write, read_json, write_json
 from cotal.utils.outdir import check_target, path_inside, staged_folder
-from cotal.utils.run import RunLayout
+from cotal.utils.run import RunLayout, check_run_format
 from cotal.utils.text import short_repr
 
 TOLERANCE = 1e-4
@@ -135,6 +135,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     final_path = RunLayout(run_dir).final
     if not final_path.is_file():
         raise DataError(f"{run_dir}: no {final_path.name}; is this a finished `cotal fit` run directory?")
+    check_run_format(run_dir)
     final = read_json(final_path)
     if (
         not isinstance(final, dict)

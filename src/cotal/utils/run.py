@@ -81,8 +81,8 @@ class RunLayout:
         RUN/config.yaml, run.json, log.txt          the command (:class:`RunDir`)
         RUN/normalization.npz, round0_weights.npz   input statistics, round 0's snippet weights
         RUN/round_<r>/clusters.json, clustering.json
-        RUN/round_<r>/model_<name>/model.pt         one model per stream, or "joint"
-        RUN/round_<r>/outputs_<split>_<name>.npz    exported outputs (split: train or test)
+        RUN/round_<r>/model_<stream>/model.pt       one model per stream
+        RUN/round_<r>/outputs_<split>_<stream>.npz  exported outputs (split: train or test)
         RUN/round_<r>/attention_train.npz           S of the training videos
         RUN/clusters.json, final.json, metrics.json, detections_test.json
 
