@@ -11,7 +11,8 @@ from sklearn.cluster import SpectralClustering
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cotal.cluster import SpectralVideoClustering, eigengap_clusters
+from cotal.cluster import SpectralVideoClustering
+from cotal.cluster.spectral import auto_candidates
 from cotal.cluster.graph import dense_affinity, knn_search, sampled_sigma
 from cotal.errors import ConfigError, DataError
 from tests.extras import needs_extra
@@ -116,26 +117,31 @@ def test_auto_recovers_c_on_an_easy_mixture() -> None:
     x, y = mixture(600, 6, 20, spread=0.25, seed=4)
     model = SpectralVideoClustering(n_clusters="auto", solver="sparse", auto_range=(2, 15)).fit(x)
     assert model.n_clusters_ == 6
-    assert model.eigenvalues_.shape == (16,) and np.all(np.diff(model.eigenvalues_) >= -1e-9)
+    assert sorted(model.auto_scores_) == list(range(2, 16)) and model.eigenvalues_.shape == (15,)
+    assert max(model.auto_scores_, key=model.auto_scores_.get) == 6
     assert adjusted_rand_score(y, model.labels_) > 0.95
 
 
-def test_auto_dense_recovers_c_with_equidistant_centres() -> None:
-    # The kernel of method.md eq. (5) is wide (sigma = mean distance), so the dense eigengap favours the coarsest
-    # split of unevenly spaced centres (docs/clustering.md); with equidistant centres there is one scale, and C is
-    # found.
+def test_auto_finds_the_classes_below_families() -> None:
+    """Twelve clusters in four families of three: the wide kernel's eigengap sees the four families, the silhouette
+    of the descriptors the twelve clusters."""
     rng = np.random.default_rng(0)
-    y = np.repeat(np.arange(5), 80)
-    x = np.eye(5, 12)[y] * 2 + rng.normal(size=(400, 12)) * 0.15
-    model = SpectralVideoClustering(n_clusters="auto", solver="dense", auto_range=(2, 12)).fit(x)
-    assert model.n_clusters_ == 5
-    assert adjusted_rand_score(y, model.labels_) == 1.0
+    family = rng.normal(size=(4, 24)) * 3
+    centres = np.repeat(family, 3, axis=0) + rng.normal(size=(12, 24))
+    y = np.repeat(np.arange(12), 30)
+    x = centres[y] + rng.normal(size=(360, 24)) * 0.2
+    model = SpectralVideoClustering(n_clusters="auto", solver="dense", auto_range=(2, 40)).fit(x)
+    gaps = np.diff(model.eigenvalues_)
+    assert int(np.argmax(gaps[1:])) + 2 == 4  # the largest eigengap (C >= 2) is the families'
+    assert model.n_clusters_ == 12
+    assert adjusted_rand_score(y, model.labels_) > 0.95
 
 
-def test_eigengap_picks_the_largest_gap() -> None:
-    mu = np.array([0.0, 0.01, 0.02, 0.6, 0.62, 0.9])
-    assert eigengap_clusters(mu, 4) == 3
-    assert eigengap_clusters(mu, 5, lo=4) == 5
+def test_auto_candidates_cover_the_range() -> None:
+    assert auto_candidates(2, 8) == list(range(2, 9))
+    grid = auto_candidates(2, 200)
+    assert grid[:29] == list(range(2, 31)) and grid[-1] == 200
+    assert all(0 < b - a <= max(1, round(0.1 * a) + 1) for a, b in zip(grid, grid[1:], strict=False))
 
 
 @pytest.mark.parametrize(

@@ -68,18 +68,19 @@ def run(args: argparse.Namespace) -> int:
     if not ids:
         raise DataError(f"{ds.root}: no videos in subset {subset!r}; subsets: {', '.join(ds.annotations.subsets)}")
     streams = run_streams(cfg, ds)
-    normalization, weights = round0_inputs(ds, ids, cfg, with_weights=not args.attention)
-    if args.attention:
-        weights = SnippetWeights.load(args.attention)
+    inputs = round0_inputs(ds, ids, cfg, with_weights=not args.attention)
+    weights = SnippetWeights.load(args.attention) if args.attention else inputs.weights
+    print(inputs.center.describe())
     with console_log():
         result = cluster_videos(
             ds,
             ids,
-            config=cfg.cluster,
             n_clusters=cfg.pipeline.clusters,
             streams=streams,
-            normalization=normalization,
+            normalization=inputs.normalization,
+            center=inputs.center.center,
             weights=weights,
+            solver=cfg.cluster.solver,
             seed=cfg.pipeline.seed,
         )
     assignments = result.assignments()

@@ -11,11 +11,11 @@ from cotal.utils.lazy import lazy_exports
 _SOURCES = {
     "ClusterConfig": "cotal.cluster.config",
     "SpectralVideoClustering": "cotal.cluster.spectral",
-    "eigengap_clusters": "cotal.cluster.spectral",
+    "silhouette_clusters": "cotal.cluster.spectral",
     "pool_features": "cotal.cluster.descriptors",
     "video_descriptors": "cotal.cluster.descriptors",
 }
 
-__all__ = ["ClusterConfig", "SpectralVideoClustering", "eigengap_clusters", "pool_features", "video_descriptors"]
+__all__ = ["ClusterConfig", "SpectralVideoClustering", "pool_features", "silhouette_clusters", "video_descriptors"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _SOURCES)

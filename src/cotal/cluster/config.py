@@ -25,13 +25,15 @@ class ClusterConfig:
             "distinctive" (the ``top_fraction`` of each video's snippets farthest from its median snippet,
             docs/method.md D2).
         top_fraction: share of snippets kept by "distinctive" pooling.
-        center: subtract each video's median snippet before pooling (removes per-video signatures), every round.
+        center: subtract each video's median snippet before pooling (removes per-video signatures), every round:
+            True, False, or "auto" (default): centre when a large share of the snippet variance is constant within
+            videos (:mod:`cotal.cluster.choices`, docs/clustering.md).
     """
 
     solver: Solver = "auto"
     pooling: Pooling = "distinctive"
     top_fraction: float = 0.3
-    center: bool = False
+    center: bool | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
         check_choices(self, "cluster")

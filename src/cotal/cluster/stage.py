@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cotal.cluster import signals
-from cotal.cluster.config import ClusterConfig
+from cotal.cluster.config import Solver
 from cotal.cluster.descriptors import video_descriptors
 from cotal.cluster.spectral import SpectralVideoClustering
 from cotal.cluster.weights import SnippetWeights
@@ -37,6 +37,7 @@ class Clustering:
             curve; K >= C).
         solver: the affinity graph that ran, "dense" or "sparse".
         sigma: the width of the Gaussian affinity (docs/method.md eq. 5).
+        auto_scores: when C was estimated, the silhouette of every C tried (``{C: score}``); else None.
     """
 
     video_ids: tuple[str, ...]
@@ -47,6 +48,7 @@ class Clustering:
     eigenvalues: np.ndarray
     solver: str
     sigma: float
+    auto_scores: dict[int, float] | None = None
 
     def info(self) -> dict[str, Any]:
         """Everything but the labels, as JSON-able values (``RUN/round_<r>/clustering.json``)."""
@@ -57,13 +59,14 @@ class Clustering:
             "eigenvalues": self.eigenvalues.tolist(),
             "solver": self.solver,
             "sigma": self.sigma,
+            "auto_scores": None if self.auto_scores is None else {str(k): v for k, v in self.auto_scores.items()},
         }
 
     @classmethod
     def from_info(cls, video_ids: Sequence[str], assignments: Mapping[str, int], info: Any, where: str) -> Clustering:
         """The clustering of ``video_ids`` stored as ``assignments`` and :meth:`info`; DataError naming ``where``."""
         missing = [v for v in video_ids if v not in assignments]
-        keys = ("num_clusters", "silhouette", "confidence", "eigenvalues", "solver", "sigma")
+        keys = ("num_clusters", "silhouette", "confidence", "eigenvalues", "solver", "sigma", "auto_scores")
         if missing or not isinstance(info, dict) or any(k not in info for k in keys):
             raise DataError(f"{where}: not a clustering of these videos written by this cotal")
         return cls(
@@ -75,6 +78,9 @@ class Clustering:
             eigenvalues=np.asarray(info["eigenvalues"], dtype=np.float64),
             solver=str(info["solver"]),
             sigma=float(info["sigma"]),
+            auto_scores=None
+            if info.get("auto_scores") is None
+            else {int(k): v for k, v in info["auto_scores"].items()},
         )
 
     def assignments(self) -> dict[str, int]:
@@ -86,34 +92,39 @@ def cluster_videos(
     dataset: FeatureDataset,
     video_ids: Sequence[str],
     *,
-    config: ClusterConfig,
     n_clusters: int | Literal["auto"],
     streams: Sequence[str],
     normalization: Normalization | None,
+    center: bool,
     weights: SnippetWeights | None,
-    seed: int,
+    solver: Solver = "auto",
+    seed: int = 0,
 ) -> Clustering:
     """Cluster ``video_ids`` into ``n_clusters`` (docs/method.md §3-4).
 
     Args:
         dataset: the features.
         video_ids: the N videos to cluster.
-        config: the ``cluster`` settings (solver; ``center`` for the descriptors).
-        n_clusters: C, or "auto" to estimate it.
+        n_clusters: C, or "auto" to estimate it (:func:`cotal.cluster.spectral.silhouette_clusters`).
         streams: the streams whose descriptors are concatenated.
         normalization: the run's input standardisation (None: raw features).
+        center: centre each video's snippets on its median snippet (:mod:`cotal.cluster.choices`).
         weights: the (T,) snippet weights that pool each video (round 0's label-free weights or a previous
             round's attention S); None: mean pooling.
+        solver: the affinity graph (``cluster.solver``).
         seed: seeds the eigensolver start, k-means and the silhouette's sample.
     """
-    x = video_descriptors(dataset, video_ids, weights, streams, normalization=normalization, center=config.center)
-    est = SpectralVideoClustering(n_clusters=n_clusters, solver=config.solver, random_state=seed)
+    x = video_descriptors(dataset, video_ids, weights, streams, normalization=normalization, center=center)
+    est = SpectralVideoClustering(n_clusters=n_clusters, solver=solver, random_state=seed)
     labels = est.fit_predict(x)
-    if n_clusters == "auto" and est.n_clusters_ <= 2:
-        get_logger().warning(
-            "clusters auto: the eigengap picked C=%d; such a coarse split is rarely the action classes, "
-            "consider --clusters C",
+    if est.auto_scores_ is not None:
+        best = est.auto_scores_[est.n_clusters_]
+        get_logger().info(
+            "clusters auto: C=%d has the highest silhouette (%.3f) of C in %d..%d",
             est.n_clusters_,
+            best,
+            min(est.auto_scores_),
+            max(est.auto_scores_),
         )
     return Clustering(
         video_ids=tuple(video_ids),
@@ -124,4 +135,5 @@ def cluster_videos(
         eigenvalues=est.eigenvalues_,
         solver=est.solver_,
         sigma=float(est.affinity_sigma_),
+        auto_scores=est.auto_scores_,
     )

@@ -90,6 +90,15 @@ def run_unsupervised(pipe: Pipeline) -> RunResult:
     for r in range(pipe.cfg.pipeline.rounds):
         clustering = pipe.cluster(r, weights)
         row = _clustering_row(pipe, r, clustering, previous, labelled)
+        if r == 0 and pipe.cfg.cluster.center == "auto":
+            scores = pipe.center_alternative(clustering)
+            pipe.log.info(
+                "round 0 silhouette %s centring: %.3f; %s: %.3f (reported only: it does not decide)",
+                "with" if pipe.center.center else "without",
+                scores["silhouette"] or float("nan"),
+                "without" if pipe.center.center else "with",
+                scores["alternative_silhouette"] or float("nan"),
+            )
         groups = [[int(c)] for c in clustering.labels]
         models = pipe.train(r, pipe.train_ids, label_targets(groups, clustering.n_clusters), groups)
         outputs = pipe.predict(models, pipe.train_ids, r, "train")
@@ -120,7 +129,7 @@ def run_unsupervised(pipe: Pipeline) -> RunResult:
 
 def _distinctiveness(pipe: Pipeline) -> dict[str, np.ndarray]:
     """(T,) distinctiveness of every training video's snippets, as the clustering sees them (the guard's input)."""
-    norm, center = pipe.normalization, pipe.cfg.cluster.center
+    norm, center = pipe.normalization, pipe.center.center
     return {v: distinctiveness(joint_snippets(pipe.ds, v, pipe.streams, norm, center)) for v in pipe.train_ids}
 
 

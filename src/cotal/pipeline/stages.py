@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from cotal.cluster.choices import CenterChoice, choose_center
 from cotal.cluster.descriptors import round0_weights
 from cotal.cluster.stage import Clustering, cluster_videos
 from cotal.cluster.weights import SnippetWeights, attention_weights
@@ -53,19 +55,40 @@ def run_streams(config: Config, dataset: FeatureDataset) -> tuple[str, ...]:
     return streams
 
 
+@dataclass(frozen=True)
+class Round0Inputs:
+    """What round 0 clusters a set of videos with.
+
+    Attributes:
+        normalization: the input standardisation fitted on the videos (``data.normalize``).
+        center: whether descriptors are centred on each video's median snippet (``cluster.center``), and why.
+        weights: the label-free snippet weights (``cluster.pooling``); None for mean pooling (or not asked for).
+    """
+
+    normalization: Normalization
+    center: CenterChoice
+    weights: SnippetWeights | None
+
+
 def round0_inputs(
     dataset: FeatureDataset, video_ids: Sequence[str], config: Config, *, with_weights: bool = True
-) -> tuple[Normalization, SnippetWeights | None]:
-    """What round 0 clusters ``video_ids`` with: the input standardisation fitted on them (``data.normalize``) and
-    the label-free snippet weights (``cluster.pooling``; None for mean pooling or without ``with_weights``).
-    ``cotal cluster`` calls this; :class:`Pipeline` computes the same two once per run and stores them."""
+) -> Round0Inputs:
+    """Round 0's inputs for ``video_ids``. ``cotal cluster`` calls this; :class:`Pipeline` computes the same once
+    per run and stores them."""
     streams = run_streams(config, dataset)
     norm = fit_normalization(dataset, video_ids, streams, config.data.normalize)
-    return norm, _round0_weights(dataset, video_ids, config, streams, norm) if with_weights else None
+    center = choose_center(config.cluster.center, dataset, video_ids, streams, norm)
+    weights = _round0_weights(dataset, video_ids, config, streams, norm, center.center) if with_weights else None
+    return Round0Inputs(norm, center, weights)
 
 
 def _round0_weights(
-    dataset: FeatureDataset, video_ids: Sequence[str], config: Config, streams: Sequence[str], norm: Normalization
+    dataset: FeatureDataset,
+    video_ids: Sequence[str],
+    config: Config,
+    streams: Sequence[str],
+    norm: Normalization,
+    center: bool,
 ) -> SnippetWeights | None:
     c = config.cluster
     return round0_weights(
@@ -74,7 +97,7 @@ def _round0_weights(
         pooling=c.pooling,
         streams=streams,
         normalization=norm,
-        center=c.center,
+        center=center,
         fraction=c.top_fraction,
     )
 
@@ -119,6 +142,22 @@ class Pipeline:
         barrier()
         return norm
 
+    @cached_property
+    def center(self) -> CenterChoice:
+        """Whether every round centres each video on its median snippet (``cluster.center``; "auto" decides from
+        the training videos once and stores the decision in ``RUN/choices.json``)."""
+        path = self.layout.choices
+        if path.exists():
+            saved = read_json(path)["center"]
+            return CenterChoice(**{k: saved[k] for k in ("center", "setting", "video_share", "threshold")})
+        with stage_timer(self.timings, "clustering"):
+            choice = choose_center(self.cfg.cluster.center, self.ds, self.train_ids, self.streams, self.normalization)
+        self.log.info("%s", choice.describe())
+        if self.run.is_main:
+            write_json(path, {"center": choice.to_json()})
+        barrier()
+        return choice
+
     def round0_weights(self) -> SnippetWeights | None:
         """Label-free snippet weights of round 0's clustering (``RUN/round0_weights.npz``); None: mean pooling."""
         path = self.layout.round0_weights
@@ -127,7 +166,9 @@ class Pipeline:
         if path.exists():
             return SnippetWeights.load(path)
         with stage_timer(self.timings, "clustering"):
-            weights = _round0_weights(self.ds, self.train_ids, self.cfg, self.streams, self.normalization)
+            weights = _round0_weights(
+                self.ds, self.train_ids, self.cfg, self.streams, self.normalization, self.center.center
+            )
         if self.run.is_main and weights is not None:
             weights.save(path)
         return weights
@@ -157,11 +198,12 @@ class Pipeline:
             result = cluster_videos(
                 self.ds,
                 self.train_ids,
-                config=self.cfg.cluster,
                 n_clusters=n_clusters,
                 streams=self.streams,
                 normalization=self.normalization,
+                center=self.center.center,
                 weights=weights,
+                solver=self.cfg.cluster.solver,
                 seed=self.cfg.pipeline.seed,
             )
         if self.run.is_main:
@@ -169,6 +211,33 @@ class Pipeline:
             write_clusters(path, result.assignments())
         barrier()
         return result
+
+    def center_alternative(self, first: Clustering) -> dict[str, float | None]:
+        """For ``cluster.center: auto``: the round-0 silhouette of the choice made and of the other one (same C),
+        stored beside the decision in ``RUN/choices.json``. Reported only: a per-video signature makes tight
+        clusters of the wrong kind, so the silhouette does not decide."""
+        path = self.layout.choices
+        saved = read_json(path)["center"] if path.exists() else {}
+        if "alternative_silhouette" in saved:
+            return {k: saved[k] for k in ("silhouette", "alternative_silhouette")}
+        other = not self.center.center
+        with stage_timer(self.timings, "clustering"):
+            weights = _round0_weights(self.ds, self.train_ids, self.cfg, self.streams, self.normalization, other)
+            alternative = cluster_videos(
+                self.ds,
+                self.train_ids,
+                n_clusters=first.n_clusters,
+                streams=self.streams,
+                normalization=self.normalization,
+                center=other,
+                weights=weights,
+                solver=self.cfg.cluster.solver,
+                seed=self.cfg.pipeline.seed,
+            )
+        scores = {"silhouette": first.silhouette, "alternative_silhouette": alternative.silhouette}
+        if self.run.is_main:
+            write_json(path, {"center": {**self.center.to_json(), **scores}})
+        return scores
 
     def _read_clustering(self, path: os.PathLike, info_path: os.PathLike) -> Clustering:
         return Clustering.from_info(self.train_ids, read_clusters(path), read_json(info_path), str(path))

@@ -114,6 +114,11 @@ class RunLayout:
         return self.root / "round0_weights.npz"
 
     @property
+    def choices(self) -> Path:
+        """What the run chose from its unlabelled training videos (``cluster.center: auto``)."""
+        return self.root / "choices.json"
+
+    @property
     def clusters(self) -> Path:
         """The selected round's clusters (the labels of the final model's detections)."""
         return self.root / "clusters.json"
@@ -169,7 +174,8 @@ class RunLayout:
         """Whether the path ``relative`` (``round_0/model_rgb/model.pt``) is one `cotal fit` writes in a run."""
         parts = relative.split("/")
         if len(parts) == 1:
-            names = (self.config, self.run_info, self.log, self.normalization, self.round0_weights, self.clusters)
+            names = (self.config, self.run_info, self.log, self.normalization, self.round0_weights, self.choices)
+            names += (self.clusters,)
             names += (self.final, self.metrics, self.detections_test, self.report)
             return parts[0] in {p.name for p in names} | {RUN_DATA} or _ROUND.fullmatch(parts[0]) is not None
         if _ROUND.fullmatch(parts[0]) is None:
