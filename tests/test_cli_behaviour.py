@@ -52,7 +52,9 @@ def test_progress_bars_only_on_a_terminal():
 
 @pytest.mark.parametrize(("flag", "value"), [("--rounds", "0"), ("--clusters", "1")])
 def test_bad_counts_are_one_line_errors(toy_dataset, tmp_path, capsys, flag, value):
-    assert main(["fit", "--data", str(toy_dataset), "--out", str(tmp_path / "r"), flag, value]) == 2
+    with pytest.raises(SystemExit) as exit_:  # refused by the option's type, before anything runs
+        main(["fit", "--data", str(toy_dataset), "--out", str(tmp_path / "r"), flag, value])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and flag.strip("-") in err and "Traceback" not in err
 

@@ -28,7 +28,7 @@ TINY = {
 @pytest.fixture(scope="module")
 def run_with_videos(tmp_path_factory):
     """A finished unsupervised run on toy features whose test videos point at a real video file (as after
-    ``cotal extract``), with one label-free per-round signal added to metrics.json."""
+    ``cotal extract``), with one label-free per-round signal added to metrics.json; and the videos' folder."""
     skip_without_extra("extract")  # the run's test videos point at a rendered video file
     from cotal.features.outputs import PARTS
     from cotal.synth.videos import render_video_dataset
@@ -52,13 +52,13 @@ def run_with_videos(tmp_path_factory):
     for k, r in enumerate(metrics["rounds"]):
         r["label_free_signal"] = 0.25 + k
     write_json(root / "run" / "metrics.json", metrics)
-    return data, root / "run"
+    return data, root / "run", video.parent
 
 
 def test_report_has_every_section(run_with_videos, tmp_path):
-    data, run = run_with_videos
+    data, run, clips = run_with_videos
     test_ids = sorted(v for v, r in read_json(data / "annotations.json")["database"].items() if r["subset"] == "test")
-    path = write_report_html(run, videos=[test_ids[-1]], per_end=1, out=tmp_path / "r.html")
+    path = write_report_html(run, videos=[test_ids[-1]], per_end=1, out=tmp_path / "r.html", video_dir=clips)
     page = path.read_text()
     # Run context, wall time as a table (not a dict), and the label-free signal column of every round.
     for text in ("training videos", "clusters C", "epochs per model", "git commit", "command", "<td>training</td>"):
@@ -82,11 +82,14 @@ def test_report_has_every_section(run_with_videos, tmp_path):
 def test_report_without_video_files_has_no_pictures(run_with_videos, tmp_path):
     import shutil
 
-    data, run = run_with_videos
+    data, run, clips = run_with_videos
     bare = tmp_path / "data"
     shutil.copytree(data, bare, ignore=shutil.ignore_patterns(".parts"))
-    page = write_report_html(run, bare, per_end=1, out=tmp_path / "r.html").read_text()
+    page = write_report_html(run, bare, per_end=1, out=tmp_path / "r.html", video_dir=clips).read_text()
     assert 'class="thumbs"' not in page and "Test videos" in page
+    # Recorded video files give pictures only when asked for with their folder (--videos).
+    page = write_report_html(run, per_end=1, out=tmp_path / "r2.html").read_text()
+    assert 'class="thumbs"' not in page and "keyframes" not in page
 
 
 def test_choose_videos_puts_requested_first_then_best_and_worst():
@@ -97,7 +100,7 @@ def test_choose_videos_puts_requested_first_then_best_and_worst():
 
 
 def test_keyframes_come_at_the_asked_times(run_with_videos):
-    data, _ = run_with_videos
+    data, _, _ = run_with_videos
     video = read_json(next((data / ".parts").glob("*.json")))["source"]
     frames = keyframes(Path(video), [0.1, 1.0, 5.0], size=24)
     assert [t for t, _ in frames] == [0.1, 1.0, 5.0]  # past the end: the last frame
@@ -118,11 +121,11 @@ def test_console_tables_load_without_matplotlib():
 
 
 def test_cli_report_and_its_errors(run_with_videos, tmp_path, capsys):
-    data, run = run_with_videos
+    data, run, clips = run_with_videos
     out = tmp_path / "r.html"
-    assert main(["report", str(run), "--best-worst", "1", "--out", str(out)]) == 0
-    assert out.exists() and "report:" in capsys.readouterr().out
-    assert main(["report", str(run), "--video-ids", "no_such_video", "--out", str(out)]) == 2
+    assert main(["report", str(run), "--best-worst", "1", "--out", str(out), "--videos", str(clips)]) == 0
+    assert 'class="thumbs"' in out.read_text() and "report:" in capsys.readouterr().out
+    assert main(["report", str(run), "--video-ids", "no_such_video", "--out", str(out), "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert "no_such_video" in err and len(err.strip().splitlines()) == 1
     assert main(["report", str(tmp_path)]) == 2
@@ -134,8 +137,8 @@ def test_report_loads_in_a_browser_offline_and_without_errors(run_with_videos, t
 
     if find_browser() is None:
         pytest.skip("no Chromium installed (CI installs Debian's chromium in .ci/run)")
-    _, run = run_with_videos
-    page = write_report_html(run, per_end=1, out=tmp_path / "report.html")
+    _, run, clips = run_with_videos
+    page = write_report_html(run, per_end=1, out=tmp_path / "report.html", video_dir=clips)
     shot = tmp_path / "report.png"
     result = render(page.resolve().as_uri(), screenshot=shot)
     assert result.errors == []

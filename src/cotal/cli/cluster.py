@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from cotal.cli.options import add_seed, add_streams, streams_value
+from cotal.cli.options import MAX_CLUSTERS, add_seed, add_streams, int_in, streams_value
 from cotal.config import load_config, parse_overrides
 from cotal.data.dataset import FeatureDataset
 from cotal.errors import DataError
 from cotal.utils.outdir import check_output_file
 from cotal.utils.run import console_log
-
-
-def _clusters_arg(value: str) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {value!r}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "JSON. Ground-truth labels, when present, are only used to print purity / ARI / NMI.",
     )
     p.add_argument("--data", required=True, help="native dataset folder")
-    p.add_argument("--clusters", required=True, type=_clusters_arg, help="number of clusters C, or 'auto' (eigengap)")
+    p.add_argument(
+        "--clusters",
+        required=True,
+        type=int_in(2, MAX_CLUSTERS, auto=True),
+        help="number of clusters C, or 'auto' (eigengap)",
+    )
     p.add_argument("--out", required=True, help="assignments JSON to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--attention", help="snippet weights .npz (e.g. RUN/round_<r>/attention_train.npz) to pool with")

@@ -8,7 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cotal.cli.options import add_quiet, add_seed, add_streams, progress_enabled, streams_value
+from cotal.cli.options import (
+    MAX_CLUSTERS,
+    MAX_EPOCHS,
+    MAX_ROUNDS,
+    MAX_STEPS,
+    add_quiet,
+    add_seed,
+    add_streams,
+    add_videos,
+    int_in,
+    progress_enabled,
+    streams_value,
+)
 from cotal.config import load_config, parse_overrides
 from cotal.errors import ConfigError
 from cotal.utils.outdir import check_target
@@ -21,10 +33,14 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config", help="preset name (demo, thumos14, activitynet12) or YAML file; default: built-in defaults"
     )
-    p.add_argument("--clusters", help="number of pseudo-classes C, or 'auto' (eigengap estimate)")
-    p.add_argument("--rounds", type=int, help="co-attention rounds (models trained in sequence)")
-    p.add_argument("--epochs", type=int, help="training epochs per model")
-    p.add_argument("--steps", type=int, help="training updates per model (rounded to whole epochs)")
+    p.add_argument(
+        "--clusters",
+        type=int_in(2, MAX_CLUSTERS, auto=True),
+        help="number of pseudo-classes C, or 'auto' (eigengap estimate)",
+    )
+    p.add_argument("--rounds", type=int_in(1, MAX_ROUNDS), help="co-attention rounds (models trained in sequence)")
+    p.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), help="training epochs per model")
+    p.add_argument("--steps", type=int_in(1, MAX_STEPS), help="training updates per model (rounded to whole epochs)")
     p.add_argument(
         "--supervision", choices=["none", "weak"], help="none: clusters as pseudo-labels; weak: video labels"
     )
@@ -45,9 +61,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Nested overrides from the dedicated flags (applied after ``--set``)."""
     over = parse_overrides(args.overrides)
     pipe = over.setdefault("pipeline", {})
-    if args.clusters is not None:
-        pipe["clusters"] = args.clusters if args.clusters == "auto" else _int(args.clusters, "--clusters")
-    for key in ("rounds", "supervision", "seed"):
+    for key in ("clusters", "rounds", "supervision", "seed"):
         if getattr(args, key) is not None:
             pipe[key] = getattr(args, key)
     if args.epochs is not None:
@@ -56,13 +70,6 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if streams is not None:
         pipe["streams"] = list(streams)
     return over
-
-
-def _int(value: str, flag: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{flag} must be an integer or 'auto', got {value!r}") from None
 
 
 def steps_to_epochs(steps: int, num_videos: int, batch_size: int) -> int:
@@ -105,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_summary(metrics)
     if not args.no_report:
-        print(f"report: {write_report_html(args.out, args.data)}")
+        print(f"report: {write_report_html(args.out, args.data, video_dir=args.videos)}")
     print(f"run directory: {args.out}")
     return 0
 
@@ -122,4 +129,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_quiet(p)
     p.add_argument("--overwrite", action="store_true", help="delete an earlier run in --out and start afresh")
     p.add_argument("--no-report", action="store_true", help="do not write RUN/report.html")
+    add_videos(p, "the report's keyframes")
     p.set_defaults(func=run)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+from collections.abc import Callable
 
 from cotal.data.config import STREAMS
 from cotal.errors import ConfigError
 from cotal.utils.seed import check_seed
+from cotal.utils.text import short_repr
 
 
 def add_streams(p: argparse.ArgumentParser, help_default: str) -> None:
@@ -59,6 +62,23 @@ def add_seed(p: argparse.ArgumentParser, help: str, default: int | None = 0) -> 
     p.add_argument("--seed", type=seed_value, default=default, help=help)
 
 
+def add_videos(p: argparse.ArgumentParser, what: str) -> None:
+    """``--videos DIR``: the folder whose video files may give the report's pictures (none without it)."""
+    p.add_argument(
+        "--videos",
+        metavar="DIR",
+        type=existing_folder,
+        help=f"folder of the video files `cotal extract` read: {what} come only from files inside it (none without it)",
+    )
+
+
+def existing_folder(text: str) -> str:
+    """An existing folder (argparse type)."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"not a folder: {short_repr(text)}")
+    return text
+
+
 def positive_number(text: str) -> float:
     """A finite number > 0 (argparse type: ``--fps``, ``--stride``, ``--window``)."""
     try:
@@ -79,3 +99,29 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
+
+
+# Upper bounds of the counts a command line may ask for: far beyond any real use, refused before anything runs
+# (``--epochs 10**23`` would otherwise be accepted and never end).
+MAX_EPOCHS = 1_000_000
+MAX_STEPS = 1_000_000_000
+MAX_ROUNDS = 1_000
+MAX_CLUSTERS = 100_000
+
+
+def int_in(low: int, high: int, *, auto: bool = False) -> Callable[[str], int | str]:
+    """An argparse type: an integer in ``[low, high]`` (or the word ``auto`` when ``auto``)."""
+
+    def parse(text: str) -> int | str:
+        if auto and text == "auto":
+            return text
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            either = "'auto' or " if auto else ""
+            raise argparse.ArgumentTypeError(f"must be {either}an integer from {low} to {high}, got {short_repr(text)}")
+        return value
+
+    return parse

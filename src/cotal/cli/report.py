@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import argparse
 
+from cotal.cli.options import add_videos, int_in
+
+# Timelines are drawn for the N best and N worst test videos; each is a figure of its own.
+MAX_BEST_WORST = 100
+
 
 def run(args: argparse.Namespace) -> int:
     from cotal.report import write_report_html
 
-    path = write_report_html(args.run, args.data, videos=args.video_ids or (), per_end=args.best_worst, out=args.out)
+    path = write_report_html(
+        args.run,
+        args.data,
+        videos=args.video_ids or (),
+        per_end=args.best_worst,
+        out=args.out,
+        video_dir=args.videos,
+        overwrite=args.overwrite,
+    )
     print(f"report: {path}")
     return 0
 
@@ -23,7 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="dataset folder (default: the one recorded in RUN/run.json)")
     p.add_argument("--video-ids", nargs="+", metavar="VIDEO", help="test videos to draw first")
     p.add_argument(
-        "--best-worst", type=int, default=2, metavar="N", help="also draw the N best and N worst videos by AP"
+        "--best-worst",
+        type=int_in(1, MAX_BEST_WORST),
+        default=2,
+        metavar="N",
+        help="also draw the N best and N worst videos by AP",
     )
+    add_videos(p, "keyframes")
     p.add_argument("--out", help="output file (default: RUN/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=run)

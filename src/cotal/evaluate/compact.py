@@ -21,9 +21,8 @@ import numpy as np
 from cotal.errors import DataError
 from cotal.evaluate.formats import DetectionArrays, detections_to_arrays
 from cotal.evaluate.mapping import cluster_id
-from cotal.utils.io import atomic_open, require_file
+from cotal.utils.io import atomic_open, decode_json_value, repeated_key, require_file
 
-_DECODER = json.JSONDecoder()
 _WS = json.decoder.WHITESPACE  # type: ignore[attr-defined]
 CHUNK_CHARS = 1 << 22  # text read per refill (4 Mi characters)
 
@@ -71,7 +70,7 @@ class _Stream:
         self.peek()
         while True:
             try:
-                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+                obj, end = decode_json_value(self.buf, self.pos, self.source)
                 if end < len(self.buf) or self.eof:
                     self.pos = end
                     return obj
@@ -80,8 +79,6 @@ class _Stream:
                     raise DataError(
                         f"{self.source}: not valid JSON ({e.msg} at character {self.base + e.pos})"
                     ) from None
-            except RecursionError:
-                raise DataError(f"{self.source}: JSON nested too deeply") from None
             self._fill(max(CHUNK_CHARS, len(self.buf) - self.pos))  # doubling: a long value is re-read O(log) times
 
     def members(self) -> Iterator[str]:
@@ -107,8 +104,11 @@ def read_detection_arrays(path: str | os.PathLike) -> DetectionArrays:
     """Read and validate an ActivityNet results file (see :func:`cotal.evaluate.formats.read_detections`).
 
     Returns:
-        :class:`DetectionArrays` in file order; the same errors as ``read_detections`` for malformed entries, and
-        a :class:`DataError` for a video id listed twice (JSON would silently keep only the last list).
+        :class:`DetectionArrays` in file order.
+    Raises:
+        DataError: the errors of ``read_detections`` for malformed entries and of
+            :func:`cotal.utils.io.parse_json` (a key repeated in one object, a number beyond Python's digit limit),
+            and a video id listed twice (JSON would silently keep only the last list).
     """
     source = str(path)
     with open(require_file(path), encoding="utf-8") as fh:
@@ -120,8 +120,12 @@ def read_detection_arrays(path: str | os.PathLike) -> DetectionArrays:
         parts: list[DetectionArrays] = []
         labels: dict[str, str] = {}  # one string object per distinct label
         seen: set[str] = set()
+        keys: set[str] = set()
         found = False
         for key in cur.members():
+            if key in keys:
+                raise repeated_key(source, key)
+            keys.add(key)
             if key != "results" or cur.peek() != "{":
                 cur.value()  # version, external_data, ...: not needed
                 continue

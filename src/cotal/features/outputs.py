@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cotal.data.annotations import Annotations
 from cotal.data.dataset import STREAMS, DatasetMeta
 from cotal.data.ids import id_problem, video_file
 from cotal.errors import ConfigError, DataError
 from cotal.features.config import ExtractConfig
 from cotal.utils.io import read_json, read_yaml, write_json, write_npy, write_yaml
+from cotal.utils.text import short_repr
 
 if TYPE_CHECKING:
     from cotal.features.decode import VideoStart
@@ -97,11 +99,18 @@ def merge_outputs(out_dir: str | os.PathLike, config: ExtractConfig | None = Non
         ):
             continue
         gt = rec.get("annotation") or {}
-        database[vid] = {
+        if not isinstance(gt, dict):
+            raise DataError(f"{part}: 'annotation' must be an object, got {short_repr(gt)}")
+        entry = {
             "subset": gt.get("subset") or config.subset,
-            "duration": float(rec["duration"]),
+            "duration": rec.get("duration"),
             "annotations": gt.get("annotations", []),
         }
+        # What the record copies into annotations.json is checked as annotations.json is when read.
+        problems = Annotations.parse({"database": {vid: entry}}, source=str(part))[1]
+        if problems:
+            raise DataError(problems[0])
+        database[vid] = {**entry, "duration": float(entry["duration"])}
         if rec.get("ambiguous"):
             ambiguous[vid] = rec["ambiguous"]
     if not database and not (out / PARTS).is_dir():

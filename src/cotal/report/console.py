@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cotal.report.data import CLUSTER_KEYS, MAPPING_NAMES
+from cotal.report.data import MAPPING_NAMES
+from cotal.report.records import CLUSTER_KEYS
 
 
 def clustering_table(rounds: list[dict[str, Any]]) -> str:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,17 +15,19 @@ from typing import Any
 import numpy as np
 
 from cotal.data import FeatureDataset
-from cotal.errors import ConfigError, DataError
+from cotal.data.fingerprint import RUN_DATA, compare_run_data
+from cotal.errors import DataError
 from cotal.evaluate.detection import per_video_map
 from cotal.evaluate.formats import read_clusters, read_detections
 from cotal.evaluate.mapping import apply_mapping, build_mapping
 from cotal.model.outputs import VideoOutput
+from cotal.report.records import CONFIG, FINAL, RUN_INFO, check_fields, check_metrics
 from cotal.report.video import video_sources
-from cotal.utils.io import read_json, read_yaml
+from cotal.utils.io import read_json, read_text, read_yaml
 from cotal.utils.outdir import path_inside
 from cotal.utils.run import RunLayout, check_run_format
+from cotal.utils.text import short_repr
 
-CLUSTER_KEYS = ("purity", "ari", "nmi_geometric", "nmi_arithmetic")
 # Label-free per-round signals of the pipeline (docs/clustering.md), shown before the ground-truth columns.
 ROUND_SIGNALS = (
     "round",
@@ -78,32 +82,46 @@ class RunRecord:
         return self.config.get("pipeline", {}).get("tiou_thresholds", [0.3, 0.5, 0.7])
 
 
-def read_run(run_dir: str | os.PathLike, data: str | os.PathLike | None, videos: Sequence[str]) -> RunRecord:
-    """Read a finished run (``data``: its dataset, default the one in ``run.json``; ``videos``: ids asked for).
+def require_finished(run_dir: str | os.PathLike) -> RunLayout:
+    """The layout of a finished run; reads nothing else.
 
     Raises:
-        DataError: not a finished run, the dataset cannot be found, or an unknown video id.
+        DataError: ``run_dir`` lacks ``final.json`` or ``metrics.json``.
     """
-    run_dir = Path(run_dir)
-    layout = RunLayout(run_dir)
+    layout = RunLayout(Path(run_dir))
     if not layout.final.is_file() or not layout.metrics.is_file():
         raise DataError(f"{run_dir}: no final.json/metrics.json; is this a finished `cotal fit` run directory?")
+    return layout
+
+
+def read_run(
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike | None,
+    videos: Sequence[str],
+    video_dir: str | os.PathLike | None = None,
+) -> RunRecord:
+    """Read a finished run (``data``: its dataset, default the one in ``run.json``; ``videos``: ids asked for;
+    ``video_dir``: the folder whose video files may give pictures, none without it).
+
+    Raises:
+        DataError: not a finished run, a run file of the wrong types, the dataset cannot be found, or an unknown
+            video id.
+        ConfigError: ``data`` is not the dataset the run was made from (``RUN/data.json``).
+    """
+    run_dir = Path(run_dir)
+    layout = require_finished(run_dir)
     check_run_format(run_dir)
-    metrics = read_json(layout.metrics)
-    final = read_json(layout.final)
-    run_info = read_json(layout.run_info) if layout.run_info.exists() else {}
-    config = read_yaml(layout.config) if layout.config.exists() else {}
-    data = data if data is not None else run_info.get("data")
-    if data is None:
-        raise DataError(f"{run_dir}: run.json does not say which dataset was used; pass --data")
+    metrics = check_metrics(read_json(layout.metrics), layout.metrics)
+    final = check_fields(read_json(layout.final), FINAL, layout.final)
+    run_info = _run_info(layout)
+    config = check_fields(read_yaml(layout.config), CONFIG, layout.config) if layout.config.exists() else {}
+    data = dataset_of(layout, data)
     ds = FeatureDataset(data)
+    if not compare_run_data(run_dir, ds):
+        warnings.warn(f"{run_dir}: no {RUN_DATA}, so {data} cannot be checked to be the data of this run", stacklevel=2)
     unknown = [v for v in videos if v not in ds.annotations]
     if unknown:
-        raise DataError(f"{data}: no video {unknown[0]!r} (asked for in --video)")
-    try:
-        sources = video_sources(data)
-    except ConfigError:
-        sources = {}  # no video decoding without the [extract] extra: a page without pictures
+        raise DataError(f"{data}: no video {short_repr(unknown[0])} (asked for in --video-ids)")
     return RunRecord(
         root=run_dir,
         layout=layout,
@@ -112,19 +130,54 @@ def read_run(run_dir: str | os.PathLike, data: str | os.PathLike | None, videos:
         run_info=run_info,
         config=config,
         dataset=ds,
-        sources=sources,
+        sources=video_sources(data, video_dir) if video_dir is not None else {},
         detections=read_detections(layout.detections_test) if layout.detections_test.exists() else {},
         assignments=read_clusters(layout.clusters) if layout.clusters.exists() else None,
     )
 
 
+def _run_info(layout: RunLayout) -> dict[str, Any]:
+    return check_fields(read_json(layout.run_info), RUN_INFO, layout.run_info) if layout.run_info.exists() else {}
+
+
+def dataset_of(layout: RunLayout, data: str | os.PathLike | None) -> str | os.PathLike:
+    """``data``, or else the dataset the run's ``run.json`` records.
+
+    Raises:
+        DataError: neither names one, or ``run.json`` is malformed.
+    """
+    data = data if data is not None else _run_info(layout).get("data")
+    if data is None:
+        raise DataError(f"{layout.root}: run.json does not say which dataset was used; pass --data")
+    return data
+
+
 def read_train_log(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a ``train_log.csv`` as float arrays (empty dict when the file has no rows)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
+    """Columns of a ``train_log.csv`` as float arrays (empty dict when the file has no rows).
+
+    Raises:
+        DataError: a value that is not a number, or a row of another length than the header, naming the line.
+    """
+    try:
+        rows = list(csv.reader(io.StringIO(read_text(path), newline="")))
+    except csv.Error as e:
+        raise DataError(f"{path}: not a CSV file ({e})") from None
+    if len(rows) < 2:
         return {}
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    header, columns = rows[0], [[] for _ in rows[0]]
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} values for {len(header)} columns")
+        for column, name, text in zip(columns, header, row, strict=True):
+            try:
+                column.append(float(text))
+            except ValueError:
+                raise DataError(
+                    f"{path}: line {line}: {short_repr(name)} must be a number, got {short_repr(text)}"
+                ) from None
+    return {name: np.array(column) for name, column in zip(header, columns, strict=True)}
 
 
 def training_logs(layout: RunLayout) -> dict[str, dict[str, np.ndarray]]:
@@ -141,12 +194,19 @@ def final_outputs(layout: RunLayout, final: dict[str, Any]) -> Outputs:
     """Test-video outputs of each final model, for the models whose outputs were exported."""
     from cotal.train import load_outputs
 
+    classes = final.get("class_names", [])
     out = {}
     for name, model_path in final["models"].items():
         # a path from a run file must stay inside the run
         path = layout.outputs_beside(path_inside(layout.root, model_path, layout.final), "test", name)
         if path.exists():
             out[name] = load_outputs(path)
+            wrong = [v for v, o in out[name].items() if o.num_classes != len(classes)]
+            if wrong:
+                raise DataError(
+                    f"{path}: video {short_repr(wrong[0])} has outputs of {out[name][wrong[0]].num_classes} classes, "
+                    f"but {layout.final} names {len(classes)}"
+                )
     return out
 
 

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from cotal.data import FeatureDataset
 from cotal.model.outputs import VideoOutput
-from cotal.report.data import CLUSTER_KEYS, NOT_LOSSES
+from cotal.report.data import NOT_LOSSES
+from cotal.report.records import CLUSTER_KEYS
 
 _MAX_LANES = 8  # detections drawn per timeline, one lane each
 
 
-def use_agg() -> None:
-    """Draw off-screen: no display and no GUI toolkit needed (call before the first plot)."""
+@contextlib.contextmanager
+def plain_text() -> Iterator[None]:
+    """Draw off-screen (Agg: no display, no GUI toolkit) with every text shown as written: labels, loss and lane
+    names are data, so ``$x^2$`` or ``a_b`` is never math or TeX (matplotlib would parse it, and fail on some)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    with matplotlib.rc_context({"text.usetex": False, "text.parse_math": False}):
+        yield
 
 
 def figure_png(fig) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from cotal.report.data import (
-    CLUSTER_KEYS,
     MAPPING_NAMES,
     ROUND_SIGNALS,
     Outputs,
@@ -22,6 +21,7 @@ from cotal.report.data import (
 )
 from cotal.report.figures import curves_plot, figure_png, image_png, rounds_plot, timeline_plot
 from cotal.report.html import cell, esc, img, table
+from cotal.report.records import CLUSTER_KEYS
 from cotal.report.video import filmstrip_frames, frame_at
 from cotal.utils.run import RunLayout
 

@@ -182,20 +182,47 @@ class _DuplicateKey(Exception):
     pass
 
 
+# Decodes one value at a time (``raw_decode``) with the checks of parse_json.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
+def repeated_key(source: str | os.PathLike, key: str) -> DataError:
+    """The error for a key that appears twice in one JSON object."""
+    return DataError(f"{source}: the key {short_repr(key)} appears twice in one object (JSON would keep only the last)")
+
+
+def _value_error(e: Exception, source: str | os.PathLike) -> DataError:
+    """The DataError for what the decoder raises beyond a syntax error."""
+    if isinstance(e, _DuplicateKey):
+        return repeated_key(source, e.args[0])
+    if isinstance(e, RecursionError):
+        return DataError(f"{source}: JSON nested too deeply")
+    return DataError(f"{source}: not valid JSON ({str(e).split(';')[0]})")  # a number beyond Python's digit limit
+
+
 def parse_json(text: str, source: str | os.PathLike) -> Any:
     """JSON text as Python objects; malformed text or a repeated key in an object raises :class:`DataError`."""
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{source}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    except _DuplicateKey as e:
-        raise DataError(
-            f"{source}: the key {short_repr(e.args[0])} appears twice in one object (JSON would keep only the last)"
-        ) from None
-    except RecursionError:
-        raise DataError(f"{source}: JSON nested too deeply") from None
-    except ValueError as e:  # a number beyond Python's digit limit
-        raise DataError(f"{source}: not valid JSON ({str(e).split(';')[0]})") from None
+    except (_DuplicateKey, RecursionError, ValueError) as e:
+        raise _value_error(e, source) from None
+
+
+def decode_json_value(text: str, pos: int, source: str | os.PathLike) -> tuple[Any, int]:
+    """The JSON value of ``text`` starting at ``pos``, and where it ends, with the checks of :func:`parse_json`.
+
+    Raises:
+        json.JSONDecodeError: a syntax error (the caller may hold only part of the text and read more).
+        DataError: a repeated key, nesting too deep, or a number beyond Python's digit limit.
+    """
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError:
+        raise
+    except (_DuplicateKey, RecursionError, ValueError) as e:
+        raise _value_error(e, source) from None
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -200,27 +200,49 @@ def staged_folder(out: str | os.PathLike, kind: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def locked(folder: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (created) for the block; a second holder gets a ConfigError."""
+def locked(folder: str | os.PathLike, *, shared: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (created) for the block; a second holder gets a ConfigError.
+
+    ``shared``: a reader's lock on an existing folder (``cotal report`` writing elsewhere): readers share it, a
+    writer is refused while one holds it and the reverse; it needs only read access to an existing lock file.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not shared:
+        folder.mkdir(parents=True, exist_ok=True)
     try:
-        fd = open_nofollow(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(folder / LOCK, shared)
     except DataError as e:
         raise ConfigError(str(e)) from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise ConfigError(
-                f"{folder}: another cotal process (pid {owner}) is writing this folder; wait for it to finish"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            raise ConfigError(f"{folder}: another cotal process {_holder(fd)}; wait for it to finish") from None
+        if not shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_lock(path: Path, shared: bool) -> int:
+    if shared:
+        with contextlib.suppress(FileNotFoundError):
+            return open_nofollow(path, os.O_RDONLY)
+    return open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock that ``fd`` could not take, in words: a writer records its pid in the file; readers
+    (shared holders) record nothing, and a shared lock can still be taken beside them."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        return f"(pid {pid}) is writing this folder"
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return "is reading this folder"
 
 
 def path_inside(folder: str | os.PathLike, relative: object, source: str | os.PathLike) -> Path:
