@@ -129,12 +129,13 @@ def test_files_and_folders_honour_the_umask(tmp_path):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
 
 
-def test_auto_clusters_warn_on_a_coarse_split(tmp_path, capsys):
+def test_auto_clusters_say_which_c_and_why(tmp_path, capsys):
     from tests.toy_data import write_toy_dataset
 
-    data = write_toy_dataset(tmp_path / "d", num_videos=16, num_classes=2)
+    data = write_toy_dataset(tmp_path / "d", num_videos=24, num_classes=3)
     assert main(["cluster", "--data", str(data), "--clusters", "auto", "--out", str(tmp_path / "c.json")]) == 0
-    assert "consider --clusters C" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "clusters auto: C=3 has the highest silhouette" in captured.err and "into C=3" in captured.out
 
 
 def test_a_missing_extra_is_named_in_one_line(monkeypatch):

@@ -12,8 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cotal.cluster import SpectralVideoClustering
-from cotal.cluster.spectral import auto_candidates
 from cotal.cluster.graph import dense_affinity, knn_search, sampled_sigma
+from cotal.cluster.spectral import auto_candidates
 from cotal.errors import ConfigError, DataError
 from tests.extras import needs_extra
 

@@ -9,7 +9,7 @@ import numpy as np
 from cotal.errors import ConfigError
 from cotal.utils.text import short_repr
 
-# Seeds are what every generator cotal feeds accepts: NumPy's legacy generator and scikit-learn take 32 bits.
+# Seeds are what every generator cotal feeds accepts: NumPy's global generator and scikit-learn take 32 bits.
 MAX_SEED = 2**32 - 1
 
 
@@ -21,7 +21,7 @@ def check_seed(seed: object, where: str) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy's legacy global generator and PyTorch (CPU and CUDA)."""
+    """Seed Python, NumPy's global generator (np.random.seed) and PyTorch (CPU and CUDA)."""
     check_seed(seed, "seed")
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - third-party code still draws from it
