@@ -29,6 +29,16 @@ def _tiny(**pipeline) -> dict:
     return over
 
 
+@pytest.fixture(scope="module", autouse=True)
+def toy_attention_counts_as_selective():
+    """The toy models train for a few seconds and their S stays nearly uniform, which the flat-attention guard
+    stops on; these tests are about what the rounds write, so the guard's bound is lifted for them
+    (test_flat_attention_stops_the_rounds restores it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cotal.pipeline.rounds.FLAT_SUPPORT", 1.01)
+        yield
+
+
 @pytest.fixture(scope="module")
 def unsup_run(tmp_path_factory):
     from tests.toy_data import write_toy_dataset
@@ -61,7 +71,7 @@ def test_unsupervised_run_writes_every_artefact(unsup_run):
     assert set(metrics["detection"]) == {"soft", "hungarian"}
     # Detection labels are the final model's pseudo-classes, i.e. the ids in clusters.json.
     clusters = read_json(run / "clusters.json")
-    assert clusters == read_json(run / "round_1" / "clusters.json")
+    assert clusters == read_json(run / f"round_{metrics['selected_round']}" / "clusters.json")
     labels = {d["label"] for dets in read_json(run / "detections_test.json")["results"].values() for d in dets}
     assert labels and labels <= {str(c) for c in set(clusters.values())}
     run_info = read_json(run / "run.json")
@@ -120,7 +130,7 @@ def test_killed_run_resumes_to_the_same_result(unsup_run, tmp_path):
     data, run, metrics = unsup_run
     part = tmp_path / "run"
     shutil.copytree(run, part)
-    for p in ("round_1", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
+    for p in ("round_1", "round_2", "final.json", "metrics.json", "clusters.json", "detections_test.json"):
         target = part / p
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     again = fit(data, part, load_config(None, _tiny()), progress=False)
@@ -316,20 +326,37 @@ def test_zscore_run_stores_the_statistics_in_the_run_and_the_models(toy_dataset,
     assert again == read_json(run / "detections_test.json")["results"]
 
 
-def test_round_signals_and_selection(unsup_run, tmp_path):
+def test_round_signals_and_consensus_selection(unsup_run, tmp_path, monkeypatch):
+    from sklearn.metrics import adjusted_rand_score
+
+    from cotal.pipeline import rounds
+
     data, _, _ = unsup_run
-    over = _tiny(rounds=3, select_round="best")
-    over["cluster"] = {"pooling": "distinctive"}
+    monkeypatch.setattr(rounds.signals, "attention_distinctiveness", lambda att, d: 0.5)  # every round kept
     run = tmp_path / "run"
-    metrics = fit(data, run, load_config(None, over), progress=False)
+    metrics = fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
     rows = metrics["rounds"]
-    assert rows and all({"silhouette", "attention_distinctiveness", "inverted"} <= set(r) for r in rows)
+    signals = {"silhouette", "attention_distinctiveness", "inverted", "attention_support", "flat"}
+    assert [r["round"] for r in rows] == [0, 1, 2] and all(signals <= set(r) for r in rows)
+    # The candidates: the three rounds' clusterings and the one round 2's S gives next (written, never trained on).
+    assert (run / "round_3" / "clusters.json").exists() and not (run / "round_3" / "model_rgb").exists()
+    labels = [read_json(run / f"round_{r}" / "clusters.json") for r in range(4)]
+    ids = sorted(labels[0])
+    vectors = [[lab[v] for v in ids] for lab in labels]
+    mean_ari = [
+        np.mean([adjusted_rand_score(vectors[i], vectors[j]) for j in range(4) if j != i]) for i in range(4)
+    ]
+    agreement = metrics["selection"]["agreement"]
+    assert metrics["selection"]["rule"] == "consensus" and set(agreement) == {"0", "1", "2", "3"}
+    np.testing.assert_allclose([agreement[str(i)] for i in range(4)], mean_ari, atol=1e-9)
+    best = max(range(4), key=lambda i: (mean_ari[i], i))
     sel = metrics["selected_round"]
-    scores = [r["silhouette"] for r in rows if not r["inverted"]]
-    assert [r["round"] for r in rows] == list(range(len(rows))) and rows[sel]["silhouette"] == max(scores)
+    assert sel == min(best, 2)  # the next clustering has no model: it stands for the last round
     assert read_json(run / "clusters.json") == read_json(run / f"round_{sel}" / "clusters.json")
     assert read_json(run / "final.json")["models"]["rgb"] == f"round_{sel}/model_rgb/model.pt"
     assert (run / "round0_weights.npz").exists()
+    last = fit(data, tmp_path / "last", load_config(None, _tiny(rounds=3, select_round="last")), progress=False)
+    assert last["selected_round"] == 2 and not (tmp_path / "last" / "round_3").exists()
 
 
 def test_inverted_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
@@ -342,7 +369,22 @@ def test_inverted_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
     metrics = fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
     assert len(metrics["rounds"]) == 1 and metrics["rounds"][0]["inverted"]
     assert metrics["selected_round"] == 0 and not (run / "round_1").exists()
-    assert "inverted attention" in (run / "log.txt").read_text()
+    assert "favours the shared background (inverted)" in (run / "log.txt").read_text()
+
+
+def test_flat_attention_stops_the_rounds(unsup_run, tmp_path, monkeypatch):
+    """S spread over most of every video pools like the mean: the rounds end and round 0 is kept."""
+    from cotal.pipeline import rounds
+    from cotal.pipeline.selection import FLAT_SUPPORT
+
+    data, _, _ = unsup_run
+    monkeypatch.setattr(rounds, "FLAT_SUPPORT", FLAT_SUPPORT)
+    monkeypatch.setattr(rounds.signals, "attention_support", lambda attention: 0.9)
+    run = tmp_path / "run"
+    metrics = fit(data, run, load_config(None, _tiny(rounds=3)), progress=False)
+    assert len(metrics["rounds"]) == 1 and metrics["rounds"][0]["flat"] and not metrics["rounds"][0]["inverted"]
+    assert metrics["selected_round"] == 0 and not (run / "round_1").exists()
+    assert "is flat (it pools like the mean)" in (run / "log.txt").read_text()
 
 
 def test_weak_supervision_leaves_out_unlabelled_training_videos(toy_dataset, tmp_path):

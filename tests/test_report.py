@@ -36,9 +36,11 @@ def run_with_videos(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("report")
     data = write_toy_dataset(root / "data", num_videos=18)
-    # Both rounds always run: 3 training epochs leave the toy attention near chance, which the guard may stop on.
+    # Both rounds always run: 3 training epochs leave the toy attention near chance and flat, which the guards
+    # would stop on.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("cotal.pipeline.rounds.signals.attention_distinctiveness", lambda attention, distinct: 0.5)
+        patch.setattr("cotal.pipeline.rounds.FLAT_SUPPORT", 1.01)
         fit(data, root / "run", load_config(None, TINY), progress=False)
     clips = render_video_dataset(
         root / "clips", num_videos=1, num_classes=1, seed=1, width=64, height=48, min_duration=2.0, max_duration=2.0

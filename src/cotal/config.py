@@ -48,9 +48,9 @@ class PipelineConfig:
             geometric mean of the streams' S, i.e. where both streams agree (docs/method.md D3).
         seed: seeds clustering; each model's training seed is derived from (seed, round, stream).
         tiou_thresholds: evaluation thresholds when ground truth exists (reported only); default THUMOS14's.
-        select_round: which round's clusters and models the run ends with: "last" (the last round whose S is
-            not inverted, docs/method.md D4) or "best" (the highest silhouette among those rounds;
-            docs/clustering.md, "Round signals").
+        select_round: which round's clusters and models the run ends with, among the rounds whose S is neither
+            inverted nor flat (docs/method.md D4): "consensus" (default: the round whose clustering agrees best
+            with the others and with the clustering the last S would give next; D12) or "last" (the authors').
     """
 
     supervision: Literal["none", "weak"] = "none"
@@ -60,7 +60,7 @@ class PipelineConfig:
     attention_pooling: Literal["per_stream", "geometric"] = "geometric"
     seed: int = 0
     tiou_thresholds: tuple[float, ...] = THUMOS14_TIOU
-    select_round: Literal["last", "best"] = "last"
+    select_round: Literal["consensus", "last"] = "consensus"
 
     def __post_init__(self) -> None:
         check_choices(self, "pipeline")

@@ -66,6 +66,20 @@ def attention_distinctiveness(attention: Mapping[str, np.ndarray], distinct: Map
     return float(np.median(values)) if values else 0.0
 
 
+def attention_support(attention: Mapping[str, np.ndarray]) -> float:
+    """Mean over videos of the effective share of snippets S attends to: ``exp(entropy(S)) / T``, in (0, 1].
+
+    1 for a uniform S (it pools like the mean), q for an S spread evenly over a share q of the snippets.
+    """
+    values = []
+    for s in attention.values():
+        p = np.asarray(s, dtype=np.float64)
+        p = p / max(p.sum(), 1e-12)
+        entropy = -float((p * np.log(np.maximum(p, 1e-300))).sum())
+        values.append(np.exp(entropy) / len(p))
+    return float(np.mean(values)) if values else 1.0
+
+
 def attention_ratio(attention: np.ndarray, action_mask: np.ndarray) -> float | None:
     """Mean S on action snippets / mean S on background snippets of one video (ground truth: reporting only)."""
     inside, outside = action_mask >= 0.5, action_mask < 0.5

@@ -32,7 +32,7 @@ from cotal.errors import DataError
 from cotal.evaluate import clustering_metrics
 from cotal.evaluate.formats import write_clusters
 from cotal.model import CoAttentionModel, load_model
-from cotal.pipeline.selection import RoundSelection
+from cotal.pipeline.selection import FLAT_SUPPORT, RoundSelection, usable
 from cotal.pipeline.stages import Pipeline
 from cotal.train import label_targets
 
@@ -48,6 +48,7 @@ class RunResult:
         clusters: unsupervised: the cluster of every training video in the final round; weak: None.
         rounds: one ``metrics.json`` row per round (unsupervised; empty for weak supervision).
         selected_round: the round ``pipeline.select_round`` kept (unsupervised; None for weak supervision).
+        selection: the rule and, for "consensus", each candidate clustering's mean agreement (unsupervised).
     """
 
     final_round: int
@@ -56,6 +57,7 @@ class RunResult:
     clusters: dict[str, int] | None = None
     rounds: list[dict[str, Any]] = field(default_factory=list)
     selected_round: int | None = None
+    selection: dict[str, Any] | None = None
 
 
 def has_labels(dataset: FeatureDataset, video_ids: Sequence[str]) -> bool:
@@ -105,12 +107,17 @@ def run_unsupervised(pipe: Pipeline) -> RunResult:
         weights = pipe.attention(r, outputs)
         row.update(_attention_signals(pipe, weights, distinct, labelled))
         pipe.log.info("round %d: %s", r, _fmt({k: v for k, v in row.items() if k != "round"}))
-        if selection.add(row):
-            pipe.log.warning("round %d: S favours the shared background (inverted attention); stopping", r)
+        if selection.add(row, clustering.labels):
+            why = "favours the shared background (inverted)" if row["inverted"] else "is flat (it pools like the mean)"
+            pipe.log.warning("round %d: S %s; stopping", r, why)
             break
         previous = clustering
-    selected = selection.selected()
-    pipe.log.info("selected round %d (select_round=%s)", selected, selection.select_round)
+    following = None
+    if selection.select_round == "consensus" and usable(selection.rows[-1]):
+        following = pipe.cluster(selection.rows[-1]["round"] + 1, weights).labels  # no model is trained on it
+    selected = selection.selected(following)
+    agreement = "".join(f"; round {r}: mean ARI {a:.3f}" for r, a in selection.agreement.items())
+    pipe.log.info("selected round %d (select_round=%s%s)", selected, selection.select_round, agreement)
     if selected != selection.rows[-1]["round"]:
         models = {s: load_model(pipe.layout.model_file(selected, s))[0] for s in pipe.streams}
     final = pipe.cluster(selected)
@@ -124,6 +131,7 @@ def run_unsupervised(pipe: Pipeline) -> RunResult:
         clusters=assign,
         rounds=selection.rows,
         selected_round=selected,
+        selection={"rule": selection.select_round, "agreement": {str(k): v for k, v in selection.agreement.items()}},
     )
 
 
@@ -149,10 +157,17 @@ def _attention_signals(
     pipe: Pipeline, weights: SnippetWeights, distinct: dict[str, np.ndarray], labelled: bool
 ) -> dict[str, Any]:
     """Signals of a round's attention S, as the next round pools with it: the guard's rank correlation with
-    snippet distinctiveness and (reported only, from labels) S's action/background ratio."""
+    snippet distinctiveness and S's effective support, and (reported only, from labels) S's action/background
+    ratio."""
     attention = consensus_attention(weights, pipe.train_ids)
     corr = signals.attention_distinctiveness(attention, distinct)
-    out: dict[str, Any] = {"attention_distinctiveness": corr, "inverted": corr < 0}
+    support = signals.attention_support(attention)
+    out: dict[str, Any] = {
+        "attention_distinctiveness": corr,
+        "inverted": corr < 0,
+        "attention_support": support,
+        "flat": support > FLAT_SUPPORT,
+    }
     if labelled:
         timing = pipe.ds.timing
         ratios = [

@@ -71,6 +71,7 @@ def _run(pipe: Pipeline) -> dict[str, Any]:
     metrics: dict[str, Any] = {"supervision": supervision, "rounds": result.rounds}
     if result.selected_round is not None:
         metrics["selected_round"] = result.selected_round
+        metrics["selection"] = result.selection
         metrics["choices"] = read_json(pipe.layout.choices)
     if pipe.run.is_main and pipe.test_ids:
         outputs = pipe.predict(result.models, pipe.test_ids, result.final_round, "test")

@@ -121,6 +121,16 @@ def _at(where: str) -> str:
     return f"{where}: " if where else ""
 
 
+def _kind(tp: Any) -> str:
+    """An annotation in words, for messages: ``bool | Literal["auto"]`` is "true/false or 'auto'"."""
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(map(repr, typing.get_args(tp)))
+    if typing.get_origin(tp) in (tuple, list):
+        return "a list"
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
 def _coerce(tp: Any, value: Any, where: str) -> Any:
     """Check ``value`` against the annotation ``tp``; lists become tuples, ints become floats."""
     if dataclasses.is_dataclass(tp):
@@ -133,7 +143,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 return _coerce(arg, value, where)
             except ConfigError:
                 continue
-        raise ConfigError(f"{where}: {short_repr(value)} matches none of {tp}")
+        expected = " or ".join(_kind(arg) for arg in args)
+        raise ConfigError(f"{where}: expected {expected}, got {short_repr(value)}")
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{where}: {short_repr(value)} is not one of {', '.join(map(repr, args))}")
