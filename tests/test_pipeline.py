@@ -343,9 +343,7 @@ def test_round_signals_and_consensus_selection(unsup_run, tmp_path, monkeypatch)
     labels = [read_json(run / f"round_{r}" / "clusters.json") for r in range(4)]
     ids = sorted(labels[0])
     vectors = [[lab[v] for v in ids] for lab in labels]
-    mean_ari = [
-        np.mean([adjusted_rand_score(vectors[i], vectors[j]) for j in range(4) if j != i]) for i in range(4)
-    ]
+    mean_ari = [np.mean([adjusted_rand_score(vectors[i], vectors[j]) for j in range(4) if j != i]) for i in range(4)]
     agreement = metrics["selection"]["agreement"]
     assert metrics["selection"]["rule"] == "consensus" and set(agreement) == {"0", "1", "2", "3"}
     np.testing.assert_allclose([agreement[str(i)] for i in range(4)], mean_ari, atol=1e-9)
