@@ -72,6 +72,21 @@ def rounds_plot(rounds: list[dict[str, Any]]):
     return fig
 
 
+def auto_c_plot(scores: Mapping[int, float], chosen: int):
+    """The silhouette of every C tried by ``--clusters auto``, the chosen C marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    ks = sorted(scores)
+    ax.plot(ks, [scores[k] for k in ks], marker=".", lw=1)
+    ax.axvline(chosen, color="black", ls="--", lw=1)
+    ax.set_xlabel("number of clusters C")
+    ax.set_ylabel("silhouette")
+    ax.set_title(f"C = {chosen}: the highest silhouette", fontsize=9)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def curves_plot(logs: dict[str, dict[str, np.ndarray]]):
     """One panel per model (of every round): every loss column against the update step."""
     import matplotlib.pyplot as plt

@@ -10,6 +10,7 @@ from cotal.report.data import RunRecord, dataset_of, final_outputs, read_run, re
 from cotal.report.figures import class_colors, plain_text
 from cotal.report.html import esc, write_page
 from cotal.report.sections import (
+    choices_section,
     cluster_section,
     context_section,
     curves_section,
@@ -68,6 +69,7 @@ def _sections(run: RunRecord, videos: Sequence[str], per_end: int) -> list[str]:
     parts = [f"<h1>cotal run {esc(run.root.name)}</h1>"]
     parts += context_section(run)
     if run.metrics.get("rounds"):
+        parts += choices_section(run)
         parts += rounds_section(run.metrics["rounds"])
     parts += curves_section(run.layout)
     if run.metrics.get("detection"):

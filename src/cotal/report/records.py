@@ -28,11 +28,22 @@ _DETECTION = {
     "ap": {str: [NUMBER]},
     "num_gt": {str: int},
 }
+_OPTIONAL_NUMBER = (int, float, type(None))
+_CENTER = {
+    "center": bool,
+    "setting": (bool, str),
+    "threshold": NUMBER,
+    **{f"?{k}": _OPTIONAL_NUMBER for k in ("video_share", "silhouette", "alternative_silhouette")},
+}
 METRICS = {
     "?rounds": [{"round": int, **{f"?{k}": NUMBER for k in CLUSTER_KEYS}}],
     "?detection": {str: _DETECTION},
     "?timings_s": {str: NUMBER},
+    "?selected_round": int,
+    "?selection": {"rule": str, "?agreement": {str: NUMBER}},
+    "?choices": {"?center": _CENTER},
 }
+CLUSTERING = {"?auto_scores": (dict, type(None))}
 FINAL = {"?class_names": [str], "models": {str: object}}
 RUN_INFO = {"?invocations": [{"?argv": [str]}], "?versions": {}, "?data": str}
 CONFIG = {"?pipeline": {"?tiou_thresholds": [NUMBER], "?streams": [str]}, "?train": {}}

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cotal.errors import DataError
 from cotal.report.data import (
     MAPPING_NAMES,
     ROUND_SIGNALS,
@@ -19,10 +20,11 @@ from cotal.report.data import (
     training_logs,
     videos_to_draw,
 )
-from cotal.report.figures import curves_plot, figure_png, image_png, rounds_plot, timeline_plot
+from cotal.report.figures import auto_c_plot, curves_plot, figure_png, image_png, rounds_plot, timeline_plot
 from cotal.report.html import cell, esc, img, table
-from cotal.report.records import CLUSTER_KEYS
+from cotal.report.records import CLUSTER_KEYS, CLUSTERING, NUMBER, check_fields
 from cotal.report.video import filmstrip_frames, frame_at
+from cotal.utils.io import read_json
 from cotal.utils.run import RunLayout
 
 _TOP_PER_CLUSTER = 5
@@ -61,6 +63,45 @@ def context_section(run: RunRecord) -> list[str]:
         trows = [(k, round(v, 1), f"{100 * v / total:.0f}%") for k, v in timings.items()]
         trows.append(("total", round(sum(timings.values()), 1), ""))
         parts.append(table(["stage", "seconds", "share"], trows))
+    return parts
+
+
+def choices_section(run: RunRecord) -> list[str]:
+    """What the run chose without labels, and why: the centring, C (``--clusters auto``) and the final round."""
+    parts = [
+        "<h2>Label-free choices</h2><p>Settings the run decided from its unlabelled training videos "
+        '(docs/clustering.md, "Label-free choices").</p>'
+    ]
+    center = (run.metrics.get("choices") or {}).get("center")
+    if center:
+        rows = [("cluster.center", center["setting"]), ("descriptors centred", "yes" if center["center"] else "no")]
+        if center.get("video_share") is not None:
+            rows.append(("snippet variance constant within videos", f"{center['video_share']:.3f}"))
+            rows.append(("centred above", center["threshold"]))
+        for key, name in (("silhouette", "round-0 silhouette, as chosen"), ("alternative_silhouette", "other choice")):
+            if center.get(key) is not None:
+                rows.append((f"{name} (reported only)", round(center[key], 3)))
+        parts += ["<h3>Centring on each video's median snippet</h3>", table(None, rows)]
+    info = run.layout.clustering_info(0)
+    auto = check_fields(read_json(info), CLUSTERING, info).get("auto_scores") if info.is_file() else None
+    if auto:
+        if not all(str(k).isdigit() for k in auto):
+            raise DataError(f"{info}: auto_scores must map numbers of clusters to silhouettes")
+        scores = {int(k): float(check_fields(v, NUMBER, info, f"auto_scores.{k}")) for k, v in auto.items()}
+        chosen = max(scores, key=lambda k: (scores[k], -k))
+        parts += [f"<h3>Number of clusters: C = {chosen}</h3>", img(figure_png(auto_c_plot(scores, chosen)), "auto C")]
+    selection = run.metrics.get("selection")
+    if selection:
+        text = f"Rule <code>{esc(selection['rule'])}</code>: round {run.metrics.get('selected_round')} kept."
+        for row in run.metrics.get("rounds", []):
+            if row.get("inverted") or row.get("flat"):
+                why = "inverted (it favours what every video shares)" if row.get("inverted") else "flat"
+                text += f" Round {row['round']}'s attention S is {why}: the rounds stopped there."
+        agreement = selection.get("agreement") or {}
+        parts += [f"<h3>The final round</h3><p>{text}</p>"]
+        if agreement:
+            rows = [(k, round(v, 3)) for k, v in agreement.items()]
+            parts.append(table(["clustering of round", "mean ARI with the others"], rows))
     return parts
 
 
