@@ -172,3 +172,14 @@ def test_range_checks_on_direct_construction():
             DetectConfig(**bad)
     with pytest.raises(ConfigError, match=r"^train\.lr must be a number > 0, got inf"):
         TrainConfig(lr=float("inf"))
+
+
+def test_numbers_in_exponent_form_are_numbers(tmp_path):
+    """YAML 1.1 reads 1e-3 as a string; a config must not (the README's own example is --set train.lr=5e-4)."""
+    from cotal.config import parse_overrides
+
+    assert load_config(None, parse_overrides(["train.lr=5e-4"])).train.lr == 5e-4
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lr: 1e-3\nloss:\n  alpha: 2E+0\n")
+    config = load_config(path)
+    assert (config.train.lr, config.loss.alpha) == (1e-3, 2.0)

@@ -11,7 +11,10 @@ import pytest
 
 from cotal.cli.main import main
 
-ARGS = ["--clusters", "3", "--rounds", "2", "--epochs", "2", "--quiet", "--no-report", "--set", "train.batch_size=6"]
+# Enough training (4 epochs at a high learning rate) for round 0's S to pass the flat-attention guard, so that a
+# second round runs.
+ARGS = ["--clusters", "3", "--rounds", "2", "--epochs", "4", "--quiet", "--no-report"]
+ARGS += ["--set", "train.batch_size=6", "train.lr=1e-2"]
 
 
 def _env() -> dict[str, str]:

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -234,10 +235,24 @@ def read_json(path: str | os.PathLike) -> Any:
     return parse_json(text, path)
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with YAML 1.2's floats: ``1e-3`` is a number (YAML 1.1 wants ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+)$"
+    ),
+    list("-+0123456789."),
+)
+
+
 def parse_yaml(text: str, source: str | os.PathLike) -> Any:
-    """YAML text through the safe loader; malformed text, a key repeated in one mapping, recursive aliases or aliases
-    adding more than :data:`MAX_ALIAS_EXPANSION` values raise :class:`DataError`."""
-    loader = yaml.SafeLoader(text)
+    """YAML text through the safe loader (numbers as YAML 1.2 writes them: ``1e-3`` too); malformed text, a key
+    repeated in one mapping, recursive aliases or aliases adding more than :data:`MAX_ALIAS_EXPANSION` values raise
+    :class:`DataError`."""
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
