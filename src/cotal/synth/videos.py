@@ -28,8 +28,6 @@ MAX_SIDE, MAX_FPS, MAX_DURATION = 4096, 240.0, 3600.0
 # Memory the plan of one video (or class) takes before anything is rendered (seed sequences, ground truth).
 BYTES_PER_VIDEO = 4096
 
-av = require("av", "rendering videos")
-cv2 = require("cv2", "rendering videos")
 
 TRAIN_SUBSET, TEST_SUBSET = "validation", "test"  # THUMOS14 naming, the DatasetMeta defaults
 
@@ -161,6 +159,8 @@ def render_video_dataset(
             f"{num_videos} videos and {num_classes} classes need about {need / 1e9:.3g} GB of memory to plan; "
             f"this machine has {available_memory() / 1e9:.3g} GB available"
         )
+    for module in ("av", "cv2"):  # the sizes are checked first: a request no machine holds never needs the extra
+        require(module, "rendering videos")
     out = Path(out_dir)
     patterns = motion_patterns(num_classes)
     root = np.random.SeedSequence(seed)
@@ -203,6 +203,7 @@ def _timeline(rng: np.random.Generator, lo: float, hi: float, fps: float) -> tup
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Smooth coloured texture (low-pass noise + a few soft stripes), (h, w, 3) uint8."""
+    cv2 = require("cv2", "rendering videos")
     noise = rng.normal(size=(h // 8 + 2, w // 8 + 2, 3)).astype(np.float32)
     tex = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -232,6 +233,7 @@ def _render(
     height: int,
     fps: float,
 ) -> None:
+    av, cv2 = require("av", "rendering videos"), require("cv2", "rendering videos")
     margin = int(0.25 * height)
     bg = _background(rng, height + 2 * margin, width + 2 * margin)
     pan = rng.uniform(-1, 1, size=2) * 0.35  # px / frame, bounces inside the margin
