@@ -69,7 +69,7 @@ def test_report_has_every_section(run_with_videos, tmp_path):
     assert "label_free_signal" in page and "<td class=n>1.25</td>" in page
     # What the run chose without labels: the centring with its statistic, the final round with its agreements.
     assert "Label-free choices" in page and "snippet variance constant within videos" in page
-    assert "mean ARI with the others" in page
+    assert "mean ARI with the others" in page and "(the next one: no model, never kept)" in page
     # Curves of all four models, per-class AP, the cluster-to-class matrix and every cluster's view.
     assert "Training curves" in page and "class_0" in page and "Cluster-to-class matrix" in page
     assert all(f"cluster {k}:" in page for k in range(3))

@@ -76,7 +76,7 @@ def choices_section(run: RunRecord) -> list[str]:
     if center:
         rows = [("cluster.center", center["setting"]), ("descriptors centred", "yes" if center["center"] else "no")]
         if center.get("video_share") is not None:
-            rows.append(("snippet variance constant within videos", f"{center['video_share']:.3f}"))
+            rows.append(("video share: snippet variance constant within videos", f"{center['video_share']:.3f}"))
             rows.append(("centred above", center["threshold"]))
         for key, name in (("silhouette", "round-0 silhouette, as chosen"), ("alternative_silhouette", "other choice")):
             if center.get(key) is not None:
@@ -100,7 +100,11 @@ def choices_section(run: RunRecord) -> list[str]:
         agreement = selection.get("agreement") or {}
         parts += [f"<h3>The final round</h3><p>{text}</p>"]
         if agreement:
-            rows = [(k, round(v, 3)) for k, v in agreement.items()]
+            trained = {str(r.get("round")) for r in run.metrics.get("rounds", [])}
+            rows = [
+                (k if k in trained else f"{k} (the next one: no model, never kept)", round(v, 3))
+                for k, v in agreement.items()
+            ]
             parts.append(table(["clustering of round", "mean ARI with the others"], rows))
     return parts
 
