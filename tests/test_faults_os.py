@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,20 @@ def permissions_enforced(folder: Path) -> None:
     finally:
         probe.unlink()
     pytest.skip("file permissions do not bind this process (root)")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="the permission cases run directly (not root)"
+)
+def test_permission_cases_as_root_without_capabilities() -> None:
+    """As root, file permissions do not bind: the permission cases run again in a process without capabilities
+    (``setpriv``), so CI as root still checks them."""
+    tests = [str(Path(__file__).parent / name) for name in ("test_faults_os.py", "test_faults_report.py")]
+    cmd = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", sys.executable, "-m", "pytest", "-q"]
+    cmd += ["-m", "permissions", "-p", "no:cacheprovider", "-rs", *tests]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "3 passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
 
 
 @pytest.fixture
@@ -234,6 +249,7 @@ def test_synth_refuses_at_once_what_the_machine_cannot_hold(tmp_path: Path, caps
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.permissions
 def test_writes_name_their_target_never_the_hidden_temporary(tmp_path: Path) -> None:
     from cotal.utils.io import write_json
     from cotal.utils.outdir import make_staging
@@ -253,6 +269,7 @@ def test_writes_name_their_target_never_the_hidden_temporary(tmp_path: Path) -> 
         ro.chmod(0o755)
 
 
+@pytest.mark.permissions
 def test_an_unreadable_file_is_not_called_invalid(data: Path, capsys) -> None:
     permissions_enforced(data.parent)
     f = data / "rgb" / "video_0000.npy"

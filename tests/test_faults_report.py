@@ -253,6 +253,7 @@ def test_the_report_takes_the_run_lock(case: tuple[Path, Path], tmp_path: Path, 
         one_line_error(err, "is reading this folder")
 
 
+@pytest.mark.permissions
 def test_a_report_elsewhere_needs_only_read_access_to_the_run(
     case: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
