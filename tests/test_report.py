@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,18 @@ def run_with_videos(tmp_path_factory):
         r["label_free_signal"] = 0.25 + k
     write_json(root / "run" / "metrics.json", metrics)
     return data, root / "run", video.parent
+
+
+def test_report_plots_the_silhouette_of_every_c_with_the_run_s_c(run_with_videos, tmp_path):
+    _, run, _ = run_with_videos
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    info = copy / "round_0" / "clustering.json"
+    record = read_json(info)
+    assert record["num_clusters"] == 3
+    write_json(info, {**record, "auto_scores": {"2": 0.4, "3": 0.3, "4": 0.1}})  # C = 3 kept, 2 scores higher
+    page = write_report_html(copy, videos=[], per_end=0, out=tmp_path / "r.html").read_text()
+    assert "Number of clusters: C = 3" in page and 'alt="auto C"' in page
 
 
 def test_report_has_every_section(run_with_videos, tmp_path):

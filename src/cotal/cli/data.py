@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from cotal.cli.options import add_seed, positive_int, positive_number
+from cotal.cli.options import MAX_FEATURE_DIM, add_seed, int_in, positive_number
 from cotal.data.check import check_dataset
 from cotal.data.convert import convert_dataset
 from cotal.data.info import dataset_info, format_info
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--features", metavar="DIR", help="actionformer: the folder of <video>.npy (default: the only one)")
     p.add_argument(
         "--rgb-dim",
-        type=positive_int,
+        type=int_in(1, MAX_FEATURE_DIM),
         metavar="N",
         help="actionformer: joint features are RGB dims [0, N) then flow (default: half); N = D keeps one stream",
     )

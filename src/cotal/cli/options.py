@@ -86,18 +86,7 @@ def positive_number(text: str) -> float:
     except ValueError:
         value = math.nan
     if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {short_repr(text)}")
     return value
 
 
@@ -107,6 +96,7 @@ MAX_EPOCHS = 1_000_000
 MAX_STEPS = 1_000_000_000
 MAX_ROUNDS = 1_000
 MAX_CLUSTERS = 100_000
+MAX_FEATURE_DIM = 1 << 20
 
 
 def int_in(low: int, high: int, *, auto: bool = False) -> Callable[[str], int | str]:

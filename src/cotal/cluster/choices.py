@@ -12,7 +12,8 @@ part of a long action that fills most of its video.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,11 @@ class CenterChoice:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> CenterChoice:
+        """The choice :meth:`to_json` wrote (other keys stored beside it are ignored)."""
+        return cls(**{f.name: saved[f.name] for f in fields(cls)})
 
     def describe(self) -> str:
         """One line for the log: the decision and, for "auto", the statistic that made it."""

@@ -94,13 +94,9 @@ def run_unsupervised(pipe: Pipeline) -> RunResult:
         row = _clustering_row(pipe, r, clustering, previous, labelled)
         if r == 0 and pipe.cfg.cluster.center == "auto":
             scores = pipe.center_alternative(clustering)
-            pipe.log.info(
-                "round 0 silhouette %s centring: %.3f; %s: %.3f (reported only: it does not decide)",
-                "with" if pipe.center.center else "without",
-                scores["silhouette"] or float("nan"),
-                "without" if pipe.center.center else "with",
-                scores["alternative_silhouette"] or float("nan"),
-            )
+            chosen, other = ("centred", "not centred") if pipe.center.center else ("not centred", "centred")
+            both = {chosen: scores["silhouette"], other: scores["alternative_silhouette"]}
+            pipe.log.info("round 0 silhouette (reported only: it does not decide): %s", _fmt(both))
         groups = [[int(c)] for c in clustering.labels]
         models = pipe.train(r, pipe.train_ids, label_targets(groups, clustering.n_clusters), groups)
         outputs = pipe.predict(models, pipe.train_ids, r, "train")

@@ -148,8 +148,7 @@ class Pipeline:
         the training videos once and stores the decision in ``RUN/choices.json``)."""
         path = self.layout.choices
         if path.exists():
-            saved = read_json(path)["center"]
-            return CenterChoice(**{k: saved[k] for k in ("center", "setting", "video_share", "threshold")})
+            return CenterChoice.from_json(read_json(path)["center"])
         with stage_timer(self.timings, "clustering"):
             choice = choose_center(self.cfg.cluster.center, self.ds, self.train_ids, self.streams, self.normalization)
         self.log.info("%s", choice.describe())

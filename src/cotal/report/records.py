@@ -43,7 +43,7 @@ METRICS = {
     "?selection": {"rule": str, "?agreement": {str: NUMBER}},
     "?choices": {"?center": _CENTER},
 }
-CLUSTERING = {"?auto_scores": (dict, type(None))}
+CLUSTERING = {"num_clusters": int, "?auto_scores": (dict, type(None))}
 FINAL = {"?class_names": [str], "models": {str: object}}
 RUN_INFO = {"?invocations": [{"?argv": [str]}], "?versions": {}, "?data": str}
 CONFIG = {"?pipeline": {"?tiou_thresholds": [NUMBER], "?streams": [str]}, "?train": {}}

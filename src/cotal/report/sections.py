@@ -83,12 +83,13 @@ def choices_section(run: RunRecord) -> list[str]:
                 rows.append((f"{name} (reported only)", round(center[key], 3)))
         parts += ["<h3>Centring on each video's median snippet</h3>", table(None, rows)]
     info = run.layout.clustering_info(0)
-    auto = check_fields(read_json(info), CLUSTERING, info).get("auto_scores") if info.is_file() else None
+    record = check_fields(read_json(info), CLUSTERING, info) if info.is_file() else {}
+    auto = record.get("auto_scores")
     if auto:
         if not all(str(k).isdigit() for k in auto):
             raise DataError(f"{info}: auto_scores must map numbers of clusters to silhouettes")
         scores = {int(k): float(check_fields(v, NUMBER, info, f"auto_scores.{k}")) for k, v in auto.items()}
-        chosen = max(scores, key=lambda k: (scores[k], -k))
+        chosen = record["num_clusters"]
         parts += [f"<h3>Number of clusters: C = {chosen}</h3>", img(figure_png(auto_c_plot(scores, chosen)), "auto C")]
     selection = run.metrics.get("selection")
     if selection:
