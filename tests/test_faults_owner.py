@@ -34,12 +34,27 @@ def _user_project(folder: Path) -> Path:
 def test_fit_overwrite_never_deletes_a_users_folder(data: Path, tmp_path: Path, capsys) -> None:
     proj = _user_project(tmp_path / "userproj")
     (tmp_path / "run.json").write_text('{"versions": {"cotal": "0.1"}, "invocations": []}')
-    shutil.copy(tmp_path / "run.json", proj / "run.json")  # looks like an old run, still holds thesis.tex
+    shutil.copy(tmp_path / "run.json", proj / "run.json")  # looks like a run without its marker, holds thesis.tex
     before = snapshot(tmp_path)
     code, _, err = run_cli(capsys, "fit", "--data", data, "--out", proj, "--overwrite", "--quiet")
     assert code == 2
-    one_line_error(err, str(proj), "cotal did not make")
+    one_line_error(err, str(proj), "was not written there by cotal")  # no marker, no deletion
     assert snapshot(tmp_path) == before
+
+
+def test_a_copied_run_is_resumed_but_never_deleted(data: Path, tmp_path: Path, capsys) -> None:
+    tiny = ["--clusters", "2", "--rounds", "1", "--epochs", "1", "--no-report", "--quiet"]
+    assert run_cli(capsys, "fit", "--data", data, "--out", tmp_path / "run", *tiny)[0] == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "run", copy)  # a backup restored elsewhere: its marker names another folder
+    assert read_marker(copy) is None
+    before = snapshot(tmp_path)
+    code, _, err = run_cli(capsys, "fit", "--data", data, "--out", copy, "--overwrite", *tiny)
+    assert code == 2
+    one_line_error(err, str(copy), "was not written there by cotal")
+    assert snapshot(tmp_path) == before
+    assert run_cli(capsys, "fit", "--data", data, "--out", copy, *tiny)[0] == 0  # resumed (already finished)
+    assert read_marker(copy) is not None
 
 
 @pytest.mark.parametrize("how", ["copied", "symlinked", "hand-written"])

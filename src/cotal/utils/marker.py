@@ -101,7 +101,8 @@ def entries(folder: str | os.PathLike, prefix: str = "") -> Iterator[str]:
 
 
 def is_unmarked_run(folder: Path) -> bool:
-    """A run folder written before markers counted: config.yaml plus a run.json that cotal wrote."""
+    """A run folder whose marker does not count (copied, or restored from a backup): config.yaml plus a run.json
+    that cotal wrote. Enough to resume it, never to delete it."""
     layout = RunLayout(folder)
     if not layout.config.is_file() or not layout.run_info.is_file():
         return False
@@ -114,7 +115,8 @@ def is_unmarked_run(folder: Path) -> bool:
 
 
 def is_kind(folder: Path, kind: str) -> bool:
-    """Whether ``folder`` is a cotal folder of ``kind`` (a run or demo folder of an earlier version counts)."""
+    """Whether cotal may continue writing ``folder`` as a ``kind`` folder: its marker counts, or it holds what a
+    run or a demo folder holds (a copied or restored one; deleting it still needs the marker)."""
     if marker_kind(folder) == kind:
         return True
     if kind == "run":
@@ -133,7 +135,7 @@ def deletion_problem(folder: str | os.PathLike, kind: str) -> str | None:
     """
     folder = Path(folder)
     record = read_marker(folder)
-    if not (record is not None and record["kind"] == kind) and not (kind == "run" and is_unmarked_run(folder)):
+    if record is None or record["kind"] != kind:
         return f"its {MARKER} was not written there by cotal for a {kind} folder"
     if kind == "demo":
         return _demo_problem(folder)
